@@ -1,0 +1,153 @@
+"""The ``ftpferry`` command line: ``serve`` and ``hash-password``.
+
+The server's option names are a contract (other tools start it this way),
+so they are spelled exactly as documented in the README.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ftpferry import __version__
+from ftpferry.server import ConfigError, FtpServer, ServerConfig, hash_password, load_config
+from ftpferry.server.config import UserConfig
+
+__all__ = ["main"]
+
+DEFAULT_USER = "ftpferry"
+
+
+def _parse_user(text: str) -> dict[str, str]:
+    name, colon, password = text.partition(":")
+    if not colon or not name:
+        raise click.BadParameter(f"{text!r} is not NAME:PASS", param_hint="--user")
+    return {"name": name, "password": password}
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        logging.getLogger("asyncio").setLevel(logging.WARNING)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="ftpferry")
+def main() -> None:
+    """ftpferry: an FTP server and client whose data channel just works."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Control port (default 2121).")
+@click.option("--root", type=click.Path(path_type=Path), default=None, help="Directory to serve.")
+@click.option("--user", "users", multiple=True, help="NAME:PASS, repeatable.")
+@click.option("--passive-ports", default=None, help="Passive port range LO-HI (30000-30099).")
+@click.option("--masquerade-address", default=None, help="Address PASV advertises (IP or name).")
+@click.option("--anonymous", is_flag=True, default=None, help="Allow anonymous read-only login.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
+@click.option("--idle-timeout", type=float, default=None, help="Seconds before an idle session closes.")
+@click.option("--data-timeout", type=float, default=None, help="Seconds to wait for a data connection.")
+@click.option("-v", "--verbose", is_flag=True, default=None, help="Log every command and reply.")
+def serve(
+    host: str | None,
+    port: int | None,
+    root: Path | None,
+    users: tuple[str, ...],
+    passive_ports: str | None,
+    masquerade_address: str | None,
+    anonymous: bool | None,
+    config_file: Path | None,
+    idle_timeout: float | None,
+    data_timeout: float | None,
+    verbose: bool | None,
+) -> None:
+    """Run the FTP server until SIGINT or SIGTERM."""
+    limits = {
+        key: value
+        for key, value in {"idle_timeout": idle_timeout, "data_timeout": data_timeout}.items()
+        if value is not None
+    }
+    overrides: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "root": root,
+        "users": [_parse_user(text) for text in users],
+        "passive_ports": passive_ports,
+        "masquerade_address": masquerade_address,
+        "anonymous": anonymous,
+        "verbose": verbose,
+        "limits": limits,
+    }
+    try:
+        config = load_config(config_file, overrides)
+    except ConfigError as exc:
+        click.echo(f"ftpferry: {exc}", err=True)
+        sys.exit(2)
+    generated: str | None = None
+    if not config.users and not config.anonymous:
+        generated = secrets.token_urlsafe(12)
+        account = UserConfig(name=DEFAULT_USER, password=generated)
+        config = config.model_copy(update={"users": (account,)})
+    _configure_logging(bool(config.verbose))
+    try:
+        asyncio.run(_serve(config, generated))
+    except OSError as exc:
+        click.echo(f"ftpferry: cannot listen on {config.host} port {config.port}: {exc.strerror}", err=True)
+        sys.exit(1)
+
+
+def _print_banner(server: FtpServer, config: ServerConfig, generated: str | None) -> None:
+    host = config.host
+    url_host = f"[{host}]" if ":" in host else host
+    port = server.port
+    lines = [
+        f"ftpferry {__version__} serving {config.root.resolve()} on ftp://{url_host}:{port}/",
+        f"  passive ports {config.passive_ports}"
+        + (f", advertised as {server.masquerade}" if server.masquerade else ""),
+    ]
+    if generated is not None:
+        lines += [
+            f"  user: {DEFAULT_USER}  password: {generated}  (generated; use --user NAME:PASS)",
+            f"  try:  curl ftp://{DEFAULT_USER}:{generated}@{url_host}:{port}/",
+            f"        lftp -u {DEFAULT_USER},{generated} -p {port} {host}",
+        ]
+    lines.append("Press Ctrl+C to stop.")
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
+
+
+async def _serve(config: ServerConfig, generated: str | None) -> None:
+    server = FtpServer(config)
+    await server.start()
+    _print_banner(server, config, generated)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    logging.getLogger("ftpferry.server").info("shutting down")
+    await server.close()
+
+
+@main.command("hash-password")
+@click.option("--password", default=None, help="Hash this instead of prompting.")
+def hash_password_command(password: str | None) -> None:
+    """Print an argon2 hash for a user's password_hash in the config file."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    click.echo(hash_password(password))

@@ -1,0 +1,136 @@
+"""Listing formats: LIST in ``ls -l`` style and MLSD/MLST facts (RFC 3659).
+
+Both take :class:`FileStat` values, which storage backends produce, and the
+current time, so the output is a pure function of its inputs and can be
+tested against fixed expected text.
+"""
+
+from __future__ import annotations
+
+import calendar
+import stat as stat_module
+import time
+from dataclasses import dataclass
+from typing import Final
+
+from .replies import sanitize
+
+__all__ = [
+    "ALL_FACTS",
+    "DEFAULT_FACTS",
+    "FileStat",
+    "format_list_line",
+    "format_mlsx_facts",
+    "format_mdtm",
+    "parse_mdtm",
+]
+
+SIX_MONTHS: Final = 180 * 24 * 3600
+_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+ALL_FACTS: Final = ("type", "size", "modify", "perm", "unique", "unix.mode")
+DEFAULT_FACTS: Final = ALL_FACTS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileStat:
+    """What a listing needs to know about one directory entry."""
+
+    name: str
+    mode: int  # st_mode, including the file type bits
+    size: int
+    mtime: float  # seconds since the epoch, UTC
+    nlink: int = 1
+    uid: int = 0
+    gid: int = 0
+    dev: int = 0
+    ino: int = 0
+    link_target: str | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        """True for a directory."""
+        return stat_module.S_ISDIR(self.mode)
+
+    @property
+    def is_file(self) -> bool:
+        """True for a regular file."""
+        return stat_module.S_ISREG(self.mode)
+
+
+def format_list_line(
+    entry: FileStat, *, now: float, owner: str = "ftp", group: str = "ftp"
+) -> str:
+    """One line of LIST output in the style of ``ls -l`` (no line end).
+
+    Dates within the last six months (and not in the future) show the time of
+    day; older or future dates show the year, exactly as ``ls`` does.  Clients
+    such as lftp and curl's wildcard matcher parse this format.
+    """
+    mtime = time.gmtime(entry.mtime)
+    month = _MONTHS[mtime.tm_mon - 1]
+    if now - SIX_MONTHS < entry.mtime <= now + 3600:
+        when = f"{month} {mtime.tm_mday:2d} {mtime.tm_hour:02d}:{mtime.tm_min:02d}"
+    else:
+        when = f"{month} {mtime.tm_mday:2d}  {mtime.tm_year:4d}"
+    name = _clean_name(entry.name)
+    if entry.link_target is not None:
+        name = f"{name} -> {_clean_name(entry.link_target)}"
+    permissions = stat_module.filemode(entry.mode)
+    return f"{permissions} {entry.nlink:3d} {owner:<8} {group:<8} {entry.size:>12d} {when} {name}"
+
+
+def _clean_name(name: str) -> str:
+    """Names go into CRLF-delimited text: a CR or LF would split the entry."""
+    return sanitize(name)
+
+
+def format_mdtm(mtime: float) -> str:
+    """``YYYYMMDDHHMMSS`` in UTC, as MDTM and the ``modify`` fact require."""
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime))
+
+
+def parse_mdtm(text: str) -> float:
+    """Parse ``YYYYMMDDHHMMSS[.fff]`` (UTC) into epoch seconds; ValueError if bad."""
+    whole, _, fraction = text.partition(".")
+    if len(whole) != 14 or not whole.isdigit() or (fraction and not fraction.isdigit()):
+        raise ValueError(f"time {text[:30]!r} is not YYYYMMDDHHMMSS")
+    parsed = time.strptime(whole, "%Y%m%d%H%M%S")
+    seconds = float(calendar.timegm(parsed))
+    if fraction:
+        seconds += int(fraction) / 10 ** len(fraction)
+    return seconds
+
+
+def format_mlsx_facts(
+    entry: FileStat,
+    *,
+    facts: tuple[str, ...] = DEFAULT_FACTS,
+    writable: bool = True,
+    entry_type: str | None = None,
+) -> str:
+    """``fact=value;...; name`` for MLSD lines and the MLST reply body.
+
+    ``perm`` follows RFC 3659 7.5.5: files get r (retrieve) plus, when the
+    user may write, a w d f (append, store, delete, rename); directories get
+    e l (enter, list) plus c m d f p (create, mkdir, delete, rename, purge).
+    """
+    kind = entry_type or ("dir" if entry.is_dir else "file")
+    values: list[str] = []
+    for fact in facts:
+        if fact == "type":
+            values.append(f"type={kind}")
+        elif fact == "size" and not entry.is_dir:
+            values.append(f"size={entry.size}")
+        elif fact == "modify":
+            values.append(f"modify={format_mdtm(entry.mtime)}")
+        elif fact == "perm":
+            if entry.is_dir:
+                perm = "elcmdfp" if writable else "el"
+            else:
+                perm = "radwf" if writable else "r"
+            values.append(f"perm={perm}")
+        elif fact == "unique":
+            values.append(f"unique={entry.dev:x}U{entry.ino:x}")
+        elif fact == "unix.mode":
+            values.append(f"unix.mode=0{stat_module.S_IMODE(entry.mode):o}")
+    return "".join(value + ";" for value in values) + " " + _clean_name(entry.name)

@@ -1,0 +1,192 @@
+"""Server configuration: one immutable, validated value.
+
+The same settings come from a TOML file (``ftpferry serve --config``) and
+from command-line flags (flags win).  pydantic validates them so that a bad
+value stops start-up with one readable line, for example
+``passive-ports 40000-39999 is an empty range``, instead of a traceback or a
+server that fails at the first PASV.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "ConfigError",
+    "Limits",
+    "PortRange",
+    "ServerConfig",
+    "UserConfig",
+    "load_config",
+    "parse_port_range",
+]
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message is one line for the user."""
+
+
+class PortRange(BaseModel):
+    """An inclusive range of TCP ports, e.g. the passive range."""
+
+    model_config = ConfigDict(frozen=True)
+    low: int
+    high: int
+
+    def __str__(self) -> str:
+        return f"{self.low}-{self.high}"
+
+    def __len__(self) -> int:
+        return self.high - self.low + 1
+
+
+def parse_port_range(text: str) -> PortRange:
+    """Parse ``LO-HI`` (or a single port) into a validated range."""
+    low_text, dash, high_text = text.strip().partition("-")
+    if not low_text.strip().isdigit() or (dash and not high_text.strip().isdigit()):
+        raise ConfigError(f"passive-ports {text!r} is not of the form LO-HI, e.g. 30000-30099")
+    low = int(low_text)
+    high = int(high_text) if dash else low
+    if high < low:
+        raise ConfigError(f"passive-ports {low}-{high} is an empty range")
+    if not 1024 <= low <= 65535 or not 1024 <= high <= 65535:
+        raise ConfigError(f"passive-ports {low}-{high} must lie within 1024-65535")
+    return PortRange(low=low, high=high)
+
+
+class UserConfig(BaseModel):
+    """One account: a name, a password (argon2 hash or, from --user, plain), a home."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    password_hash: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    home: str | None = None
+    read_only: bool = False
+
+    @model_validator(mode="after")
+    def _one_password(self) -> UserConfig:
+        if (self.password_hash is None) == (self.password is None):
+            raise ValueError(f"user {self.name!r} needs exactly one of password_hash, password")
+        if self.password_hash is not None and not self.password_hash.startswith("$argon2"):
+            raise ValueError(
+                f"user {self.name!r}: password_hash must be an argon2 hash "
+                "(make one with `ftpferry hash-password`)"
+            )
+        return self
+
+
+class Limits(BaseModel):
+    """Time-outs and connection limits; the defaults suit a public server."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    idle_timeout: float = Field(default=300.0, gt=0)
+    login_timeout: float = Field(default=60.0, gt=0)
+    data_timeout: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=512, ge=1)
+    max_connections_per_ip: int = Field(default=64, ge=1)
+    failed_login_delay: float = Field(default=1.0, ge=0)
+
+
+class ServerConfig(BaseModel):
+    """Everything ``ftpferry serve`` needs; immutable once built."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(default=2121, ge=0, le=65535)
+    root: Path = Path("./ftp-root")
+    users: tuple[UserConfig, ...] = ()
+    passive_ports: PortRange = PortRange(low=30000, high=30099)
+    masquerade_address: str | None = None
+    anonymous: bool = False
+    permit_foreign_addresses: bool = False
+    limits: Limits = Limits()
+    verbose: bool = False
+
+    @field_validator("passive_ports", mode="before")
+    @classmethod
+    def _range_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_port_range(value)
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_address(cls, value: str) -> str:
+        if value in {"", "*"}:
+            return "0.0.0.0"
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if value != "localhost":
+                raise ValueError(f"host {value!r} is not an IP address to listen on") from None
+        return value
+
+    def resolved_masquerade(self) -> ipaddress.IPv4Address | None:
+        """The masquerade address as an IPv4 address, resolving a host name once."""
+        if not self.masquerade_address:
+            return None
+        return resolve_ipv4(self.masquerade_address)
+
+
+def resolve_ipv4(name: str) -> ipaddress.IPv4Address:
+    """An IPv4 address given as text, or a host name resolved now."""
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise ConfigError(f"masquerade-address {name!r} does not resolve: {exc}") from exc
+        return ipaddress.IPv4Address(infos[0][4][0])
+    if not isinstance(address, ipaddress.IPv4Address):
+        raise ConfigError(f"masquerade-address {name!r} must be IPv4 (PASV carries only IPv4)")
+    return address
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]).replace("_", "-")
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if isinstance(first.get("ctx", {}).get("error"), ConfigError):
+        return message
+    return f"{where}: {message}" if where else message
+
+
+def load_config(file: Path | None, overrides: dict[str, Any]) -> ServerConfig:
+    """Merge a TOML file and command-line overrides into a validated config.
+
+    Raises :class:`ConfigError` with one line naming the bad setting.
+    """
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            with file.open("rb") as handle:
+                data = tomllib.load(handle)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {file}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config {file} is not valid TOML: {exc}") from exc
+        data = {key.replace("-", "_"): value for key, value in data.items()}
+    for key, value in overrides.items():
+        if key == "users" and value:
+            data["users"] = list(data.get("users", [])) + list(value)
+        elif key == "limits" and value:
+            data["limits"] = {**data.get("limits", {}), **value}
+        elif value is not None and key not in {"users", "limits"}:
+            data[key] = value
+    try:
+        config = ServerConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc)) from exc
+    except ConfigError:
+        raise
+    if config.masquerade_address:
+        config.resolved_masquerade()  # fail at start-up, not at the first PASV
+    return config

@@ -1,0 +1,132 @@
+"""The listening server: shared state of all sessions, start-up and shutdown.
+
+:class:`FtpServer` owns what sessions share: the validated configuration,
+the authenticator, the passive port pool, one storage object per home
+directory, and the connection counters that enforce the limits.  Sessions
+reach it through ``session.server``; nothing is a global or a class
+attribute, so two servers in one process never share state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ftpferry import __version__
+from ftpferry.storage import LocalStorage
+
+from .auth import Account, Authenticator
+from .datachannel import PassivePortPool, peer_ip
+
+if TYPE_CHECKING:
+    from .config import ServerConfig
+    from .session import Session
+
+__all__ = ["FtpServer"]
+
+log = logging.getLogger("ftpferry.server")
+
+
+class FtpServer:
+    """One FTP server: call :meth:`start`, then :meth:`close` to stop."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.authenticator = Authenticator(config)
+        self.pool = PassivePortPool(config.passive_ports)
+        self.banner = f"ftpferry {__version__} ready."
+        self.masquerade: ipaddress.IPv4Address | None = config.resolved_masquerade()
+        self.active_source_port: int | None = None
+        self._sessions: set[Session] = set()
+        self._per_ip: collections.Counter[str] = collections.Counter()
+        self._storages: dict[Path, LocalStorage] = {}
+        self._server: asyncio.Server | None = None
+
+    # -- shared services for sessions ---------------------------------------------------
+
+    def admit(self, session: Session) -> str | None:
+        """Count a new connection; the reason to refuse it when over a limit."""
+        limits = self.config.limits
+        ip = str(session.peer)
+        if len(self._sessions) >= limits.max_connections:
+            return "Too many connections; try again later."
+        if self._per_ip[ip] >= limits.max_connections_per_ip:
+            return f"Too many connections from {ip}; try again later."
+        self._sessions.add(session)
+        self._per_ip[ip] += 1
+        return None
+
+    def release(self, session: Session) -> None:
+        """Forget a closed session."""
+        self._sessions.discard(session)
+        ip = str(session.peer)
+        self._per_ip[ip] -= 1
+        if self._per_ip[ip] <= 0:
+            del self._per_ip[ip]
+
+    @property
+    def session_count(self) -> int:
+        """Connected sessions right now."""
+        return len(self._sessions)
+
+    def storage_for(self, account: Account) -> LocalStorage:
+        """One storage object per home directory, shared by its sessions."""
+        storage = self._storages.get(account.home)
+        if storage is None:
+            storage = LocalStorage(account.home)
+            self._storages[account.home] = storage
+        return storage
+
+    def passive_address_for(self, session: Session) -> ipaddress.IPv4Address:
+        """The IPv4 address a PASV reply advertises to this session's client."""
+        if self.masquerade is not None:
+            return self.masquerade
+        local = peer_ip(session.local_host)
+        assert isinstance(local, ipaddress.IPv4Address)
+        return local
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def _prepare_directories(self) -> None:
+        root = self.config.root
+        root.mkdir(parents=True, exist_ok=True)
+        for user in self.config.users:
+            self.authenticator.home_of(user).mkdir(parents=True, exist_ok=True)
+
+    async def start(self) -> None:
+        """Create the root and homes, then listen."""
+        from .session import Session  # noqa: PLC0415 - session imports this module's types
+
+        self._prepare_directories()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Session(self),
+            host=self.config.host,
+            port=self.config.port,
+            reuse_address=True,
+            backlog=1024,
+        )
+        self.active_source_port = self.port - 1 if self.port > 1 else None
+        log.info("listening on %s port %d", self.config.host, self.port)
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful when the config asked for port 0)."""
+        assert self._server is not None
+        sockets = self._server.sockets
+        return int(sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop listening and close every session, aborting open transfers."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self._sessions):
+            session.reply(421, "Server shutting down.")
+            session.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+        await asyncio.sleep(0)

@@ -1,0 +1,242 @@
+"""Moving bytes over a data connection, with as little Python as possible.
+
+* RETR in binary mode calls ``os.sendfile`` on the raw socket: the kernel
+  copies file pages to the socket and Python only loops once per socket
+  buffer's worth.
+* STOR in binary mode ``splice``s socket -> pipe -> file on Linux, again
+  without the bytes entering Python; where splice is unavailable it falls
+  back to ``recv_into`` a reused buffer and ``write``.
+* ASCII mode (TYPE A) converts line ends in Python, as it must: LF -> CRLF on
+  the way out, CRLF -> LF on the way in, keeping state across chunk borders.
+
+Each function updates a :class:`Progress` so STAT can report a running
+transfer, and yields to the event loop after every chunk so one fast
+transfer never starves the other sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import BinaryIO, Final
+
+__all__ = [
+    "AsciiDecoder",
+    "Progress",
+    "ascii_encode",
+    "receive_to_file",
+    "send_bytes",
+    "send_file",
+]
+
+SENDFILE_CHUNK: Final = 8 * 1024 * 1024
+RECV_CHUNK: Final = 1024 * 1024
+PIPE_SIZE: Final = 1024 * 1024
+_F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_LONE_LF: Final = re.compile(rb"(?<!\r)\n")
+
+
+@dataclass(slots=True)
+class Progress:
+    """A running transfer, as STAT and the transfer log see it."""
+
+    path: str
+    direction: str  # "RETR", "STOR", "LIST" ...
+    mode: str  # PASV, EPSV, PORT or EPRT
+    started: float = field(default_factory=time.monotonic)
+    bytes: int = 0
+
+    @property
+    def seconds(self) -> float:
+        """Time since the transfer started."""
+        return time.monotonic() - self.started
+
+
+async def _wait_writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    waiter = loop.create_future()
+    loop.add_writer(fd, waiter.set_result, None)
+    try:
+        await waiter
+    finally:
+        loop.remove_writer(fd)
+
+
+async def _wait_readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    waiter = loop.create_future()
+    loop.add_reader(fd, waiter.set_result, None)
+    try:
+        await waiter
+    finally:
+        loop.remove_reader(fd)
+
+
+async def send_file(sock: socket.socket, file: BinaryIO, offset: int, progress: Progress) -> None:
+    """Send ``file`` from ``offset`` to its end over ``sock`` (binary mode)."""
+    loop = asyncio.get_running_loop()
+    try:
+        in_fd = file.fileno()
+    except (AttributeError, OSError, ValueError):
+        file.seek(offset)
+        while chunk := file.read(RECV_CHUNK):
+            await send_bytes(sock, chunk, progress)
+        return
+    out_fd = sock.fileno()
+    while True:
+        try:
+            sent = os.sendfile(out_fd, in_fd, offset, SENDFILE_CHUNK)
+        except BlockingIOError:
+            await _wait_writable(loop, out_fd)
+            continue
+        if sent == 0:
+            return
+        offset += sent
+        progress.bytes += sent
+        await asyncio.sleep(0)
+
+
+async def send_bytes(sock: socket.socket, data: bytes, progress: Progress) -> None:
+    """Send a block of bytes (listings, ASCII-converted file chunks)."""
+    loop = asyncio.get_running_loop()
+    await loop.sock_sendall(sock, data)
+    progress.bytes += len(data)
+
+
+def ascii_encode(chunk: bytes, previous_was_cr: bool) -> tuple[bytes, bool]:
+    """LF -> CRLF for TYPE A downloads, leaving existing CRLF alone.
+
+    ``previous_was_cr`` carries whether the last chunk ended with CR, so a
+    CRLF split across two reads is not doubled.  Returns the converted chunk
+    and the flag for the next call.
+    """
+    if not chunk:
+        return chunk, previous_was_cr
+    converted = _LONE_LF.sub(b"\r\n", chunk)
+    if previous_was_cr and chunk[:1] == b"\n":
+        converted = converted[1:]  # that LF completed a CRLF begun in the last chunk
+    return converted, chunk.endswith(b"\r")
+
+
+async def send_file_ascii(sock: socket.socket, file: BinaryIO, offset: int, progress: Progress) -> None:
+    """Send a file converting line ends to CRLF (TYPE A)."""
+    file.seek(offset)
+    previous_was_cr = False
+    while chunk := file.read(RECV_CHUNK):
+        converted, previous_was_cr = ascii_encode(chunk, previous_was_cr)
+        await send_bytes(sock, converted, progress)
+
+
+class AsciiDecoder:
+    """CRLF -> LF for TYPE A uploads, holding back a CR that ends a chunk."""
+
+    __slots__ = ("_held_cr",)
+
+    def __init__(self) -> None:
+        self._held_cr = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Convert one chunk; a trailing CR waits to see whether LF follows."""
+        if self._held_cr:
+            chunk = b"\r" + chunk
+            self._held_cr = False
+        if chunk.endswith(b"\r"):
+            chunk = chunk[:-1]
+            self._held_cr = True
+        return chunk.replace(b"\r\n", b"\n")
+
+    def flush(self) -> bytes:
+        """What is held back at the end of the stream."""
+        held, self._held_cr = self._held_cr, False
+        return b"\r" if held else b""
+
+
+async def receive_to_file(
+    sock: socket.socket, file: BinaryIO, progress: Progress, *, ascii_mode: bool = False
+) -> None:
+    """Receive until the peer closes, writing to ``file`` (STOR/APPE/STOU)."""
+    if not ascii_mode:
+        with contextlib.suppress(_SpliceUnavailable):
+            await _splice_to_file(sock, file, progress)
+            return
+    loop = asyncio.get_running_loop()
+    decoder = AsciiDecoder() if ascii_mode else None
+    buffer = bytearray(RECV_CHUNK if not ascii_mode else 256 * 1024)
+    view = memoryview(buffer)
+    while True:
+        count = await loop.sock_recv_into(sock, buffer)
+        if count == 0:
+            break
+        progress.bytes += count
+        data = view[:count] if decoder is None else decoder.feed(bytes(view[:count]))
+        _write_all(file, data)
+    if decoder is not None:
+        _write_all(file, decoder.flush())
+
+
+def _write_all(file: BinaryIO, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        if written is None:  # pragma: no cover - only non-blocking files return None
+            continue
+        view = view[written:]
+
+
+class _SpliceUnavailable(Exception):
+    """splice() cannot be used here; whatever it consumed has been written."""
+
+
+async def _splice_to_file(sock: socket.socket, file: BinaryIO, progress: Progress) -> None:
+    splice = getattr(os, "splice", None)
+    try:
+        out_fd = file.fileno()
+    except (AttributeError, OSError, ValueError) as exc:
+        raise _SpliceUnavailable from exc
+    if splice is None:
+        raise _SpliceUnavailable
+    loop = asyncio.get_running_loop()
+    in_fd = sock.fileno()
+    pipe_read, pipe_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe_write, _F_SETPIPE_SZ, PIPE_SIZE)
+        flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+        first = True
+        while True:
+            try:
+                moved = splice(in_fd, pipe_write, PIPE_SIZE, flags=flags)
+            except BlockingIOError:
+                await _wait_readable(loop, in_fd)
+                continue
+            except OSError as exc:
+                if first and exc.errno in {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}:
+                    raise _SpliceUnavailable from exc
+                raise
+            if moved == 0:
+                return
+            if first:
+                first = False
+            progress.bytes += moved
+            while moved:
+                try:
+                    moved -= splice(pipe_read, out_fd, moved, flags=os.SPLICE_F_MOVE)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    # The file system refuses splice: copy what the pipe holds,
+                    # then let the caller go on with recv/write.
+                    while moved:
+                        data = os.read(pipe_read, moved)
+                        _write_all(file, data)
+                        moved -= len(data)
+                    raise _SpliceUnavailable from exc
+            await asyncio.sleep(0)
+    finally:
+        os.close(pipe_read)
+        os.close(pipe_write)

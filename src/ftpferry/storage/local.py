@@ -1,0 +1,250 @@
+"""Local file-system storage rooted at a directory.
+
+The virtual path is already normalized, so ``root / path`` cannot climb out
+with ``..``; what can still escape is a symlink inside the root that points
+outside it.  Every operation therefore resolves the real path (or, for a
+name about to be created, its parent's real path) and refuses it with
+``550`` unless it lies inside the root's real path.  A symlink that stays
+inside the root works as users expect.
+
+Metadata calls on a local disk take microseconds, so they run inline;
+directory listings, which can be large, run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import stat as stat_module
+from pathlib import Path
+from typing import BinaryIO
+
+from ftpferry.protocol import FileStat, ReplyCode
+
+from .base import AlreadyExists, NotADirectory, NotFound, PermissionDenied, StorageError
+
+__all__ = ["LocalStorage"]
+
+_UNIQUE_ATTEMPTS = 100
+
+
+def _translate(exc: OSError, path: str) -> StorageError:
+    """Map an OSError to a StorageError with a message that names the virtual path."""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENOENT:
+        return NotFound(f"{path}: no such file or directory")
+    if exc.errno == errno.ENOTDIR:
+        return NotADirectory(f"{path}: not a directory")
+    if exc.errno == errno.EEXIST:
+        return AlreadyExists(f"{path}: already exists")
+    if exc.errno == errno.ENOTEMPTY:
+        return StorageError(f"{path}: directory not empty")
+    if exc.errno in {errno.EACCES, errno.EPERM, errno.EROFS}:
+        return PermissionDenied(f"{path}: permission denied")
+    if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
+        error = StorageError(f"{path}: no space left")
+        error.reply_code = ReplyCode.INSUFFICIENT_STORAGE
+        return error
+    if exc.errno == errno.ENAMETOOLONG:
+        error = StorageError(f"{path}: file name too long")
+        error.reply_code = ReplyCode.BAD_FILE_NAME
+        return error
+    return StorageError(f"{path}: {reason}")
+
+
+def _to_stat(name: str, st: os.stat_result, link_target: str | None = None) -> FileStat:
+    return FileStat(
+        name=name,
+        mode=st.st_mode,
+        size=st.st_size,
+        mtime=st.st_mtime,
+        nlink=st.st_nlink,
+        uid=st.st_uid,
+        gid=st.st_gid,
+        dev=st.st_dev,
+        ino=st.st_ino,
+        link_target=link_target,
+    )
+
+
+class LocalStorage:
+    """A :class:`~ftpferry.storage.Storage` over a directory of this machine."""
+
+    __slots__ = ("_file_mode", "_root", "_root_prefix")
+
+    def __init__(self, root: Path, *, umask: int = 0o022) -> None:
+        self._root = os.path.realpath(root)
+        self._root_prefix = self._root.rstrip("/") + "/"
+        self._file_mode = 0o666 & ~umask
+
+    @property
+    def root(self) -> str:
+        """The real path of the root directory."""
+        return self._root
+
+    # -- mapping and containment ------------------------------------------------
+
+    def _inside(self, real: str) -> bool:
+        return real == self._root or real.startswith(self._root_prefix)
+
+    def _raw(self, path: str) -> str:
+        return self._root + path if path != "/" else self._root
+
+    def _existing(self, path: str) -> str:
+        """Real path of an existing name, refusing symlinks that leave the root."""
+        real = os.path.realpath(self._raw(path))
+        if not self._inside(real):
+            raise PermissionDenied(f"{path}: points outside your root")
+        return real
+
+    def _new(self, path: str) -> str:
+        """Real path for a name to create: its parent must resolve inside the root."""
+        if path == "/":
+            raise PermissionDenied("/: is the root directory")
+        parent, _, name = self._raw(path).rpartition("/")
+        real_parent = os.path.realpath(parent)
+        if not self._inside(real_parent):
+            raise PermissionDenied(f"{path}: points outside your root")
+        candidate = real_parent + "/" + name
+        if os.path.islink(candidate) and not self._inside(os.path.realpath(candidate)):
+            raise PermissionDenied(f"{path}: points outside your root")
+        return candidate
+
+    # -- metadata ----------------------------------------------------------------
+
+    async def stat(self, path: str) -> FileStat:
+        """Stat a path, following symlinks that stay inside the root."""
+        try:
+            real = self._existing(path)
+            return _to_stat(path.rpartition("/")[2] or "/", os.stat(real))
+        except OSError as exc:
+            raise _translate(exc, path) from exc
+
+    async def list_dir(self, path: str) -> list[FileStat]:
+        """List a directory; runs in a worker thread since directories can be huge."""
+        real = self._existing(path)
+        try:
+            return await asyncio.to_thread(self._list_dir_sync, real)
+        except OSError as exc:
+            raise _translate(exc, path) from exc
+
+    def _list_dir_sync(self, real: str) -> list[FileStat]:
+        entries: list[FileStat] = []
+        with os.scandir(real) as iterator:
+            for entry in iterator:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    target = None
+                    if stat_module.S_ISLNK(st.st_mode):
+                        target = os.readlink(entry.path)
+                        inner = os.path.realpath(entry.path)
+                        if self._inside(inner) and os.path.exists(inner):
+                            st = os.stat(inner)  # show what the link leads to
+                            target = None if stat_module.S_ISDIR(st.st_mode) else target
+                except OSError:
+                    continue  # vanished while listing
+                entries.append(_to_stat(entry.name, st, target))
+        entries.sort(key=lambda item: item.name)
+        return entries
+
+    # -- file contents -------------------------------------------------------------
+
+    async def open_read(self, path: str) -> BinaryIO:
+        """Open a regular file for reading."""
+        try:
+            real = self._existing(path)
+            handle = open(real, "rb", buffering=0)  # noqa: SIM115 - caller closes
+        except IsADirectoryError as exc:
+            raise StorageError(f"{path}: is a directory") from exc
+        except OSError as exc:
+            raise _translate(exc, path) from exc
+        if not stat_module.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            handle.close()
+            raise StorageError(f"{path}: not a regular file")
+        return handle  # type: ignore[return-value]
+
+    async def open_write(self, path: str, *, offset: int = 0, append: bool = False) -> BinaryIO:
+        """Open for writing: truncate, write from ``offset`` (REST), or append (APPE)."""
+        try:
+            real = self._new(path)
+            # No O_APPEND even for APPE: Linux refuses splice() into an
+            # O_APPEND file, and splice is how uploads avoid copying.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+            if offset == 0 and not append:
+                flags |= os.O_TRUNC
+            fd = os.open(real, flags, self._file_mode)
+        except IsADirectoryError as exc:
+            raise StorageError(f"{path}: is a directory") from exc
+        except OSError as exc:
+            raise _translate(exc, path) from exc
+        handle = os.fdopen(fd, "wb", buffering=0)
+        if append:
+            handle.seek(0, os.SEEK_END)
+        elif offset:
+            handle.seek(offset)
+        return handle  # type: ignore[return-value]
+
+    async def create_unique(self, directory: str, prefix: str) -> tuple[str, BinaryIO]:
+        """Create ``prefix.N`` exclusively, for STOU."""
+        base = directory.rstrip("/")
+        for attempt in range(_UNIQUE_ATTEMPTS):
+            virtual = f"{base}/{prefix}" if attempt == 0 else f"{base}/{prefix}.{attempt}"
+            try:
+                real = self._new(virtual)
+                fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self._file_mode)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise _translate(exc, virtual) from exc
+            return virtual, os.fdopen(fd, "wb", buffering=0)  # type: ignore[return-value]
+        raise StorageError(f"{directory}: could not find a unique name")
+
+    # -- namespace changes ---------------------------------------------------------
+
+    async def mkdir(self, path: str) -> None:
+        """Create a directory."""
+        try:
+            os.mkdir(self._new(path))
+        except OSError as exc:
+            raise _translate(exc, path) from exc
+
+    async def rmdir(self, path: str) -> None:
+        """Remove an empty directory (never the root)."""
+        if path == "/":
+            raise PermissionDenied("/: cannot remove the root directory")
+        try:
+            os.rmdir(self._new(path))
+        except OSError as exc:
+            raise _translate(exc, path) from exc
+
+    async def remove(self, path: str) -> None:
+        """Delete a file (a symlink itself, not its target)."""
+        try:
+            real = self._new(path)
+            if os.path.isdir(real) and not os.path.islink(real):
+                raise StorageError(f"{path}: is a directory (use RMD)")
+            os.unlink(real)
+        except OSError as exc:
+            raise _translate(exc, path) from exc
+
+    async def rename(self, source: str, target: str) -> None:
+        """Rename within the root."""
+        try:
+            os.rename(self._new(source), self._new(target))
+        except OSError as exc:
+            raise _translate(exc, target) from exc
+
+    async def set_mtime(self, path: str, mtime: float) -> None:
+        """Set the modification time (MFMT)."""
+        try:
+            os.utime(self._existing(path), (mtime, mtime))
+        except OSError as exc:
+            raise _translate(exc, path) from exc
+
+    async def chmod(self, path: str, mode: int) -> None:
+        """Change permission bits (SITE CHMOD)."""
+        try:
+            os.chmod(self._existing(path), mode & 0o7777)
+        except OSError as exc:
+            raise _translate(exc, path) from exc
