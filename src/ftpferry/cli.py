@@ -59,8 +59,12 @@ def main() -> None:
 @click.option("--masquerade-address", default=None, help="Address PASV advertises (IP or name).")
 @click.option("--anonymous", is_flag=True, default=None, help="Allow anonymous read-only login.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
-@click.option("--idle-timeout", type=float, default=None, help="Seconds before an idle session closes.")
-@click.option("--data-timeout", type=float, default=None, help="Seconds to wait for a data connection.")
+@click.option(
+    "--idle-timeout", type=float, default=None, help="Seconds before an idle session closes."
+)
+@click.option(
+    "--data-timeout", type=float, default=None, help="Seconds to wait for a data connection."
+)
 @click.option("-v", "--verbose", is_flag=True, default=None, help="Log every command and reply.")
 def serve(
     host: str | None,
@@ -106,7 +110,9 @@ def serve(
     try:
         asyncio.run(_serve(config, generated))
     except OSError as exc:
-        click.echo(f"ftpferry: cannot listen on {config.host} port {config.port}: {exc.strerror}", err=True)
+        click.echo(
+            f"ftpferry: cannot listen on {config.host} port {config.port}: {exc.strerror}", err=True
+        )
         sys.exit(1)
 
 

@@ -219,7 +219,9 @@ class Session(asyncio.Protocol):
                 self._enqueue_close()
                 break
             if isinstance(event, StreamCorrupt):
-                log.warning("%s sent %d bytes without a line end; closing", self.peer, event.discarded)
+                log.warning(
+                    "%s sent %d bytes without a line end; closing", self.peer, event.discarded
+                )
                 self.reply(ReplyCode.SERVICE_NOT_AVAILABLE, "Line too long; closing connection.")
                 self.close()
                 return

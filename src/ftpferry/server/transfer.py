@@ -123,7 +123,9 @@ def ascii_encode(chunk: bytes, previous_was_cr: bool) -> tuple[bytes, bool]:
     return converted, chunk.endswith(b"\r")
 
 
-async def send_file_ascii(sock: socket.socket, file: BinaryIO, offset: int, progress: Progress) -> None:
+async def send_file_ascii(
+    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress
+) -> None:
     """Send a file converting line ends to CRLF (TYPE A)."""
     file.seek(offset)
     previous_was_cr = False
@@ -182,10 +184,7 @@ async def receive_to_file(
 def _write_all(file: BinaryIO, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
-        written = file.write(view)
-        if written is None:  # pragma: no cover - only non-blocking files return None
-            continue
-        view = view[written:]
+        view = view[file.write(view) :]
 
 
 class _SpliceUnavailable(Exception):

@@ -162,7 +162,7 @@ class LocalStorage:
         if not stat_module.S_ISREG(os.fstat(handle.fileno()).st_mode):
             handle.close()
             raise StorageError(f"{path}: not a regular file")
-        return handle  # type: ignore[return-value]
+        return handle
 
     async def open_write(self, path: str, *, offset: int = 0, append: bool = False) -> BinaryIO:
         """Open for writing: truncate, write from ``offset`` (REST), or append (APPE)."""
@@ -183,7 +183,7 @@ class LocalStorage:
             handle.seek(0, os.SEEK_END)
         elif offset:
             handle.seek(offset)
-        return handle  # type: ignore[return-value]
+        return handle
 
     async def create_unique(self, directory: str, prefix: str) -> tuple[str, BinaryIO]:
         """Create ``prefix.N`` exclusively, for STOU."""
@@ -197,7 +197,7 @@ class LocalStorage:
                 continue
             except OSError as exc:
                 raise _translate(exc, virtual) from exc
-            return virtual, os.fdopen(fd, "wb", buffering=0)  # type: ignore[return-value]
+            return virtual, os.fdopen(fd, "wb", buffering=0)
         raise StorageError(f"{directory}: could not find a unique name")
 
     # -- namespace changes ---------------------------------------------------------

@@ -63,7 +63,12 @@ async def password(session: Session, arg: str) -> None:
     session.account = account
     session.storage = session.server.storage_for(account)
     session.cwd = "/"
-    log.info("login %s from %s%s", account.name, session.peer, " (read-only)" if account.read_only else "")
+    log.info(
+        "login %s from %s%s",
+        account.name,
+        session.peer,
+        " (read-only)" if account.read_only else "",
+    )
     session.reply(ReplyCode.LOGGED_IN, f"User {account.name} logged in.")
 
 
@@ -99,7 +104,9 @@ async def transfer_type(session: Session, arg: str) -> None:
         session.ascii_mode = False
         session.reply(ReplyCode.OK, "Type set to I (binary).")
     elif words and words[0] in {"A", "E", "L"}:
-        session.reply(ReplyCode.NOT_IMPLEMENTED_FOR_PARAM, f"TYPE {' '.join(words)[:20]} is not supported.")
+        session.reply(
+            ReplyCode.NOT_IMPLEMENTED_FOR_PARAM, f"TYPE {' '.join(words)[:20]} is not supported."
+        )
     else:
         session.reply(ReplyCode.SYNTAX_ERROR_ARGS, "Syntax: TYPE A | I")
 
@@ -157,7 +164,9 @@ async def help_command(session: Session, arg: str) -> None:
     topic = arg.strip().upper()
     if not topic:
         verbs = sorted(COMMANDS)
-        rows = [" ".join(f"{verb:<5}" for verb in verbs[i : i + 8]) for i in range(0, len(verbs), 8)]
+        rows = [
+            " ".join(f"{verb:<5}" for verb in verbs[i : i + 8]) for i in range(0, len(verbs), 8)
+        ]
         session.reply(ReplyCode.HELP, "The following commands are recognized:", *rows, "Help OK.")
         return
     spec = COMMANDS.get(topic)
@@ -181,7 +190,12 @@ async def site(session: Session, arg: str) -> None:
         session.reply(ReplyCode.FILE_UNAVAILABLE, "Permission denied: this account is read-only.")
         return
     mode_text, _, path_text = rest.strip().partition(" ")
-    if not path_text or not mode_text or any(c not in "01234567" for c in mode_text) or len(mode_text) > 4:
+    if (
+        not path_text
+        or not mode_text
+        or any(c not in "01234567" for c in mode_text)
+        or len(mode_text) > 4
+    ):
         session.reply(ReplyCode.SYNTAX_ERROR_ARGS, "Syntax: SITE CHMOD <octal mode> <path>")
         return
     path = session.resolve(path_text)

@@ -15,8 +15,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, BinaryIO
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ftpferry.protocol import (
     AddressSyntaxError,
@@ -59,7 +59,7 @@ __all__ = [
 
 log = logging.getLogger("ftpferry.transfer")
 
-Body = Callable[[socket.socket, Progress], Awaitable[None]]
+Body = Callable[[socket.socket, Progress], Coroutine[Any, Any, None]]
 
 
 # -- choosing the data channel ---------------------------------------------------------
@@ -237,7 +237,7 @@ async def run_transfer(
         return False
     progress = Progress(path=path, direction=direction, mode=mode)
     session.reply(ReplyCode.FILE_STATUS_OK, opening)
-    task = asyncio.get_running_loop().create_task(body(sock, progress))
+    task: asyncio.Task[None] = asyncio.get_running_loop().create_task(body(sock, progress))
     session.transfer_task, session.progress = task, progress
     try:
         await asyncio.wait({task})
@@ -293,6 +293,7 @@ async def retrieve(session: Session, arg: str) -> None:
         total = os.fstat(file.fileno()).st_size
         ascii_mode = session.ascii_mode
         kind = "ASCII" if ascii_mode else "BINARY"
+        name = virtual_name(path)
         sender = send_file_ascii if ascii_mode else send_file
 
         async def body(sock: socket.socket, progress: Progress) -> None:
@@ -302,7 +303,7 @@ async def retrieve(session: Session, arg: str) -> None:
             session,
             direction="RETR",
             path=path,
-            opening=f"Opening {kind} mode data connection for {virtual_name(path)} ({total} bytes).",
+            opening=f"Opening {kind} mode data connection for {name} ({total} bytes).",
             body=body,
         )
     finally:
