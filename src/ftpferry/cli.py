@@ -65,6 +65,10 @@ def main() -> None:
 @click.option(
     "--data-timeout", type=float, default=None, help="Seconds to wait for a data connection."
 )
+@click.option("--max-connections", type=int, default=None, help="Sessions in total (10000).")
+@click.option(
+    "--max-connections-per-ip", type=int, default=None, help="Sessions per client address (256)."
+)
 @click.option("-v", "--verbose", is_flag=True, default=None, help="Log every command and reply.")
 def serve(
     host: str | None,
@@ -77,12 +81,19 @@ def serve(
     config_file: Path | None,
     idle_timeout: float | None,
     data_timeout: float | None,
+    max_connections: int | None,
+    max_connections_per_ip: int | None,
     verbose: bool | None,
 ) -> None:
     """Run the FTP server until SIGINT or SIGTERM."""
     limits = {
         key: value
-        for key, value in {"idle_timeout": idle_timeout, "data_timeout": data_timeout}.items()
+        for key, value in {
+            "idle_timeout": idle_timeout,
+            "data_timeout": data_timeout,
+            "max_connections": max_connections,
+            "max_connections_per_ip": max_connections_per_ip,
+        }.items()
         if value is not None
     }
     overrides: dict[str, Any] = {

@@ -89,8 +89,8 @@ class Limits(BaseModel):
     idle_timeout: float = Field(default=300.0, gt=0)
     login_timeout: float = Field(default=60.0, gt=0)
     data_timeout: float = Field(default=30.0, gt=0)
-    max_connections: int = Field(default=512, ge=1)
-    max_connections_per_ip: int = Field(default=64, ge=1)
+    max_connections: int = Field(default=10_000, ge=1)
+    max_connections_per_ip: int = Field(default=256, ge=1)
     failed_login_delay: float = Field(default=1.0, ge=0)
 
 

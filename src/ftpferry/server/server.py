@@ -13,6 +13,7 @@ import asyncio
 import collections
 import ipaddress
 import logging
+import resource
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,6 +92,19 @@ class FtpServer:
 
     # -- life cycle -----------------------------------------------------------------------
 
+    @staticmethod
+    def _raise_file_limit() -> None:
+        """Lift the soft descriptor limit to the hard one: each client needs
+        one descriptor for control and one per data connection, and the usual
+        soft limit of 1024 would cap us far below ``max_connections``."""
+        try:
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+            if soft < wanted:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (OSError, ValueError) as exc:
+            log.warning("cannot raise the open-file limit: %s", exc)
+
     def _prepare_directories(self) -> None:
         root = self.config.root
         root.mkdir(parents=True, exist_ok=True)
@@ -102,6 +116,7 @@ class FtpServer:
         from .session import Session  # noqa: PLC0415 - session imports this module's types
 
         self._prepare_directories()
+        self._raise_file_limit()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: Session(self),
