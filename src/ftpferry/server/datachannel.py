@@ -122,6 +122,7 @@ class PassiveListener:
         *,
         expected_peer: IPAddress | None,
         command: str,
+        timeout: float,
     ) -> None:
         self._pool = pool
         self._sock: socket.socket | None = sock
@@ -130,17 +131,24 @@ class PassiveListener:
         self.command = command  # PASV or EPSV, for the transfer log
         self._claimed = False
         self._accept_task: asyncio.Task[socket.socket] = asyncio.get_running_loop().create_task(
-            self._accept()
+            self._accept(timeout)
         )
 
-    async def _accept(self) -> socket.socket:
+    async def _accept(self, timeout: float) -> socket.socket:
+        """Accept the expected peer; give the port back if nobody comes in time."""
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._accept_expected_peer()
+        finally:
+            self._close_listener()
+
+    async def _accept_expected_peer(self) -> socket.socket:
         loop = asyncio.get_running_loop()
         assert self._sock is not None
         while True:
             conn, address = await loop.sock_accept(self._sock)
             if self.expected_peer is None or peer_ip(address[0]) == self.expected_peer:
                 conn.setblocking(False)
-                self._close_listener()
                 return conn
             log.warning(
                 "refused data connection from %s on passive port %d: expected %s (port theft?)",

@@ -21,7 +21,7 @@ from ftpferry import __version__
 from ftpferry.storage import LocalStorage
 
 from .auth import Account, Authenticator
-from .datachannel import PassivePortPool, peer_ip
+from .datachannel import PassivePortPool
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -86,7 +86,7 @@ class FtpServer:
         """The IPv4 address a PASV reply advertises to this session's client."""
         if self.masquerade is not None:
             return self.masquerade
-        local = peer_ip(session.local_host)
+        local = session.local_ip
         assert isinstance(local, ipaddress.IPv4Address)
         return local
 

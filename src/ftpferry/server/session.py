@@ -91,6 +91,7 @@ class Session(asyncio.Protocol):
         "epsv_all",
         "last_activity",
         "local_host",
+        "local_ip",
         "local_port",
         "mlst_facts",
         "passive",
@@ -121,7 +122,7 @@ class Session(asyncio.Protocol):
         self.peer_port = 0
         self.local_host = ""
         self.local_port = 0
-        self.peer = peer_ip("0.0.0.0")
+        self.peer = self.local_ip = peer_ip("0.0.0.0")
         self.connected_at = self.last_activity = time.monotonic()
         self.pending_user: str | None = None
         self.account: Account | None = None
@@ -149,6 +150,7 @@ class Session(asyncio.Protocol):
         self.peer_host, self.peer_port = peername[0], peername[1]
         self.local_host, self.local_port = sockname[0], sockname[1]
         self.peer = peer_ip(self.peer_host)
+        self.local_ip = peer_ip(self.local_host)
         refusal = self.server.admit(self)
         if refusal is not None:
             log.warning("refused %s: %s", self.peer, refusal)

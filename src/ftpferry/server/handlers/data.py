@@ -141,7 +141,12 @@ def _open_passive(session: Session, command: str) -> PassiveListener | None:
         return None
     expected = None if session.server.config.permit_foreign_addresses else session.peer
     listener = PassiveListener(
-        session.server.pool, sock, port_number, expected_peer=expected, command=command
+        session.server.pool,
+        sock,
+        port_number,
+        expected_peer=expected,
+        command=command,
+        timeout=session.server.config.limits.data_timeout,
     )
     session.passive = listener
     return listener
@@ -217,7 +222,7 @@ async def _open_data_connection(session: Session) -> tuple[socket.socket, str]:
         source_port = session.server.active_source_port
         sock = await connect_active(
             target.address,
-            local_host=session.local_host,
+            local_host=str(session.local_ip),
             source_port=source_port,
             timeout=timeout,
         )
@@ -331,10 +336,14 @@ async def store(session: Session, arg: str) -> None:
 
 
 async def append(session: Session, arg: str) -> None:
-    """APPE: append to (or create) a file."""
+    """APPE: append to (or create) a file; after REST, write from that offset."""
     path = session.resolve(arg)
-    _take_offset(session)
-    file = await session.require_storage().open_write(path, append=True)
+    offset = _take_offset(session)
+    storage = session.require_storage()
+    if offset:
+        file = await storage.open_write(path, offset=offset)
+    else:
+        file = await storage.open_write(path, append=True)
     await _store(session, path, file, "APPE", f"Ready to append to {virtual_name(path)}.")
 
 
