@@ -20,6 +20,7 @@ import click
 from ftpferry import __version__
 from ftpferry.server import ConfigError, FtpServer, ServerConfig, hash_password, load_config
 from ftpferry.server.config import UserConfig
+from ftpferry.server.plan import data_channel_plan, startup_warnings
 
 __all__ = ["main"]
 
@@ -31,6 +32,13 @@ def _parse_user(text: str) -> dict[str, str]:
     if not colon or not name:
         raise click.BadParameter(f"{text!r} is not NAME:PASS", param_hint="--user")
     return {"name": name, "password": password}
+
+
+def _parse_passive_address(text: str) -> tuple[str, str]:
+    network, equals, address = text.partition("=")
+    if not equals or not network or not address:
+        raise click.BadParameter(f"{text!r} is not CIDR=ADDR", param_hint="--passive-address")
+    return network.strip(), address.strip()
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -57,6 +65,19 @@ def main() -> None:
 @click.option("--user", "users", multiple=True, help="NAME:PASS, repeatable.")
 @click.option("--passive-ports", default=None, help="Passive port range LO-HI (30000-30099).")
 @click.option("--masquerade-address", default=None, help="Address PASV advertises (IP or name).")
+@click.option(
+    "--passive-address",
+    "passive_addresses",
+    multiple=True,
+    help="CIDR=ADDR: advertise ADDR in PASV to clients from CIDR (repeatable).",
+)
+@click.option(
+    "--active-source",
+    type=click.Choice(["auto", "control-minus-one", "ephemeral"]),
+    default=None,
+    help="Source port of active-mode connections (auto: control port - 1 when possible).",
+)
+@click.option("--check", is_flag=True, help="Print the data-channel plan and exit.")
 @click.option("--anonymous", is_flag=True, default=None, help="Allow anonymous read-only login.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
 @click.option(
@@ -77,6 +98,9 @@ def serve(
     users: tuple[str, ...],
     passive_ports: str | None,
     masquerade_address: str | None,
+    passive_addresses: tuple[str, ...],
+    active_source: str | None,
+    check: bool,
     anonymous: bool | None,
     config_file: Path | None,
     idle_timeout: float | None,
@@ -103,6 +127,8 @@ def serve(
         "users": [_parse_user(text) for text in users],
         "passive_ports": passive_ports,
         "masquerade_address": masquerade_address,
+        "passive_address_map": dict(_parse_passive_address(text) for text in passive_addresses),
+        "active_source": active_source,
         "anonymous": anonymous,
         "verbose": verbose,
         "limits": limits,
@@ -117,7 +143,12 @@ def serve(
         generated = secrets.token_urlsafe(12)
         account = UserConfig(name=DEFAULT_USER, password=generated)
         config = config.model_copy(update={"users": (account,)})
+    if check:
+        click.echo("\n".join(data_channel_plan(config, config.port)))
+        return
     _configure_logging(bool(config.verbose))
+    for warning in startup_warnings(config):
+        logging.getLogger("ftpferry.server").warning(warning)
     try:
         asyncio.run(_serve(config, generated))
     except OSError as exc:
@@ -133,8 +164,8 @@ def _print_banner(server: FtpServer, config: ServerConfig, generated: str | None
     port = server.port
     lines = [
         f"ftpferry {__version__} serving {config.root.resolve()} on ftp://{url_host}:{port}/",
-        f"  passive ports {config.passive_ports}"
-        + (f", advertised as {server.masquerade}" if server.masquerade else ""),
+        f"  passive ports {config.passive_ports}; "
+        + "; ".join(f"PASV to {who}: {address}" for who, address in server.addresses.describe()),
     ]
     if generated is not None:
         lines += [

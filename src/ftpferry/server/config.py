@@ -10,12 +10,13 @@ server that fails at the first PASV.
 from __future__ import annotations
 
 import ipaddress
-import socket
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .addressing import PassiveAddressPlan, parse_network
 
 __all__ = [
     "ConfigError",
@@ -104,6 +105,9 @@ class ServerConfig(BaseModel):
     users: tuple[UserConfig, ...] = ()
     passive_ports: PortRange = PortRange(low=30000, high=30099)
     masquerade_address: str | None = None
+    passive_address_map: dict[str, str] = Field(default_factory=dict)
+    resolve_interval: float = Field(default=300.0, gt=0)
+    active_source: Literal["auto", "control-minus-one", "ephemeral"] = "auto"
     anonymous: bool = False
     permit_foreign_addresses: bool = False
     limits: Limits = Limits()
@@ -128,26 +132,12 @@ class ServerConfig(BaseModel):
                 raise ValueError(f"host {value!r} is not an IP address to listen on") from None
         return value
 
-    def resolved_masquerade(self) -> ipaddress.IPv4Address | None:
-        """The masquerade address as an IPv4 address, resolving a host name once."""
-        if not self.masquerade_address:
-            return None
-        return resolve_ipv4(self.masquerade_address)
-
-
-def resolve_ipv4(name: str) -> ipaddress.IPv4Address:
-    """An IPv4 address given as text, or a host name resolved now."""
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
-        except OSError as exc:
-            raise ConfigError(f"masquerade-address {name!r} does not resolve: {exc}") from exc
-        return ipaddress.IPv4Address(infos[0][4][0])
-    if not isinstance(address, ipaddress.IPv4Address):
-        raise ConfigError(f"masquerade-address {name!r} must be IPv4 (PASV carries only IPv4)")
-    return address
+    @field_validator("passive_address_map")
+    @classmethod
+    def _networks_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for network in value:
+            parse_network(network)
+        return value
 
 
 def _first_error(error: ValidationError) -> str:
@@ -177,16 +167,17 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> ServerConfig:
     for key, value in overrides.items():
         if key == "users" and value:
             data["users"] = list(data.get("users", [])) + list(value)
-        elif key == "limits" and value:
-            data["limits"] = {**data.get("limits", {}), **value}
-        elif value is not None and key not in {"users", "limits"}:
+        elif key in {"limits", "passive_address_map"} and value:
+            data[key] = {**data.get(key, {}), **value}
+        elif value is not None and key not in {"users", "limits", "passive_address_map"}:
             data[key] = value
     try:
         config = ServerConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_first_error(exc)) from exc
-    except ConfigError:
-        raise
-    if config.masquerade_address:
-        config.resolved_masquerade()  # fail at start-up, not at the first PASV
+    try:
+        # Resolve every advertised address now: fail at start-up, not at the first PASV.
+        PassiveAddressPlan(config.passive_address_map, config.masquerade_address)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     return config

@@ -209,12 +209,14 @@ async def connect_active(
     local_host: str,
     source_port: int | None,
     timeout: float,
+    source_port_required: bool = False,
 ) -> socket.socket:
     """Connect to the client's data port; return a non-blocking socket.
 
     ``source_port`` is the control port minus one (RFC 959's L-1), tried first
-    and silently replaced by an ephemeral port when the process may not bind
-    it (unprivileged, or in use).
+    and replaced by an ephemeral port, with a log line, when the process may
+    not bind it (unprivileged, or in use) -- unless ``source_port_required``,
+    for firewalls that admit only port 20: then binding failure is a 425.
     """
     family = socket.AF_INET if target.host.version == 4 else socket.AF_INET6
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -226,6 +228,11 @@ async def connect_active(
             sock.bind((local_host, source_port))
             bound = True
         except OSError as exc:
+            if source_port_required:
+                sock.close()
+                raise DataConnectError(
+                    f"Cannot bind active-mode source port {source_port}: {exc.strerror}"
+                ) from exc
             log.info(
                 "active mode: cannot bind source port %d (%s); using an ephemeral port",
                 source_port,
@@ -247,7 +254,8 @@ async def connect_active(
         ) from None
     except OSError as exc:
         sock.close()
-        if bound and exc.errno == errno.EADDRNOTAVAIL:  # 4-tuple still in TIME_WAIT
+        if bound and exc.errno == errno.EADDRNOTAVAIL and not source_port_required:
+            # The same 4-tuple is still in TIME_WAIT: try again from an ephemeral port.
             return await connect_active(
                 target, local_host=local_host, source_port=None, timeout=timeout
             )

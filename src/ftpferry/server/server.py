@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ftpferry import __version__
 from ftpferry.storage import LocalStorage
 
+from .addressing import PassiveAddressPlan
 from .auth import Account, Authenticator
 from .datachannel import PassivePortPool
 
@@ -40,8 +41,9 @@ class FtpServer:
         self.authenticator = Authenticator(config)
         self.pool = PassivePortPool(config.passive_ports)
         self.banner = f"ftpferry {__version__} ready."
-        self.masquerade: ipaddress.IPv4Address | None = config.resolved_masquerade()
+        self.addresses = PassiveAddressPlan(config.passive_address_map, config.masquerade_address)
         self.active_source_port: int | None = None
+        self._refresher: asyncio.Task[None] | None = None
         self._sessions: set[Session] = set()
         self._per_ip: collections.Counter[str] = collections.Counter()
         self._storages: dict[Path, LocalStorage] = {}
@@ -84,11 +86,15 @@ class FtpServer:
 
     def passive_address_for(self, session: Session) -> ipaddress.IPv4Address:
         """The IPv4 address a PASV reply advertises to this session's client."""
-        if self.masquerade is not None:
-            return self.masquerade
         local = session.local_ip
         assert isinstance(local, ipaddress.IPv4Address)
-        return local
+        return self.addresses.choose(session.peer, local)[0]
+
+    async def _refresh_addresses(self) -> None:
+        """Follow dynamic DNS: re-resolve host names every ``resolve_interval``."""
+        while True:
+            await asyncio.sleep(self.config.resolve_interval)
+            await self.addresses.refresh()
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -125,7 +131,10 @@ class FtpServer:
             reuse_address=True,
             backlog=1024,
         )
-        self.active_source_port = self.port - 1 if self.port > 1 else None
+        if self.config.active_source != "ephemeral" and self.port > 1:
+            self.active_source_port = self.port - 1
+        if self.addresses.has_names:
+            self._refresher = loop.create_task(self._refresh_addresses())
         log.info("listening on %s port %d", self.config.host, self.port)
 
     @property
@@ -137,6 +146,8 @@ class FtpServer:
 
     async def close(self) -> None:
         """Stop listening and close every session, aborting open transfers."""
+        if self._refresher is not None:
+            self._refresher.cancel()
         if self._server is not None:
             self._server.close()
         for session in list(self._sessions):

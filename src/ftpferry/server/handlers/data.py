@@ -219,11 +219,12 @@ async def _open_data_connection(session: Session) -> tuple[socket.socket, str]:
         return await listener.wait(timeout), listener.command
     if session.active is not None:
         target, session.active = session.active, None
-        source_port = session.server.active_source_port
+        server = session.server
         sock = await connect_active(
             target.address,
             local_host=str(session.local_ip),
-            source_port=source_port,
+            source_port=server.active_source_port,
+            source_port_required=server.config.active_source == "control-minus-one",
             timeout=timeout,
         )
         return sock, target.command
