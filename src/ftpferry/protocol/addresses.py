@@ -31,9 +31,12 @@ __all__ = [
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_PORT_FIELD: Final = re.compile(r"\s*(\d{1,3})\s*")
-_PASV_REPLY: Final = re.compile(r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})")
-_EPSV_REPLY: Final = re.compile(r"\((.)\1\1(\d{1,5})\1\)")
+# re.ASCII: without it \d also matches other scripts' digits, such as "١٢٧".
+_PORT_FIELD: Final = re.compile(r"\s*(\d{1,3})\s*", re.ASCII)
+_PASV_REPLY: Final = re.compile(
+    r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})", re.ASCII
+)
+_EPSV_REPLY: Final = re.compile(r"\((.)\1\1(\d{1,5})\1\)", re.ASCII)
 
 
 class AddressSyntaxError(ValueError):
@@ -109,7 +112,12 @@ def parse_eprt(argument: str) -> HostPort:
     family, host_text, port_text = parts[1], parts[2], parts[3]
     if family not in {"1", "2"}:
         raise UnsupportedNetworkProtocol(f"EPRT network protocol {family[:10]!r} is unknown")
-    if not port_text.isdigit() or len(port_text) > 5 or not 0 < int(port_text) <= 65535:
+    # isascii(): str.isdigit() is also true for "²", which int() then rejects.
+    if (
+        not (port_text.isascii() and port_text.isdigit())
+        or len(port_text) > 5
+        or not 0 < int(port_text) <= 65535
+    ):
         raise AddressSyntaxError(f"EPRT port {port_text[:10]!r} is not 1-65535")
     try:
         host = ipaddress.ip_address(host_text)

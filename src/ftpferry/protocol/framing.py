@@ -13,7 +13,14 @@ make us buffer without limit:
 * a line longer than :data:`MAX_LINE` bytes produces one :class:`LineTooLong`
   event (the session answers ``500``) and the rest of that line is discarded;
 * a line that still has no end after :data:`MAX_DISCARD` bytes produces
-  :class:`StreamCorrupt` (the session answers ``421`` and closes).
+  :class:`StreamCorrupt` (the session answers ``421`` and closes); the reader
+  then stays corrupt and ignores further input.
+
+Both decisions are taken on exact byte counts, never on how much happened to
+be buffered, so the events are the same whether the peer's bytes arrive all
+at once, one at a time or in any other chunks.  A CR that does not end a line
+is removed: it has no meaning inside a command, and keeping it would put a
+bare CR into file names and replies.
 
 The reader is sans-IO: ``receive_data(b"...")`` feeds it, ``next_event()``
 returns a :class:`LineReceived`, one of the two error events, :data:`NEED_DATA`
@@ -59,14 +66,23 @@ class LineReceived:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LineTooLong:
-    """A line passed :data:`MAX_LINE`; it is being discarded up to its end."""
+    """A line passed :data:`MAX_LINE`; it is being discarded up to its end.
+
+    The event fires as soon as the line provably has more than ``MAX_LINE``
+    bytes, before the rest of it arrives, so ``length`` is the number of line
+    bytes known at that moment: always ``MAX_LINE + 1``.
+    """
 
     length: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamCorrupt:
-    """A line passed :data:`MAX_DISCARD` with no end in sight: close the session."""
+    """A line passed :data:`MAX_DISCARD` with no end in sight: close the session.
+
+    ``discarded`` is the number of bytes of that line seen without a line end:
+    always ``MAX_DISCARD + 1``.
+    """
 
     discarded: int
 
@@ -93,24 +109,31 @@ FramingEvent = LineReceived | LineTooLong | StreamCorrupt | EndOfStream | NeedDa
 class LineReader:
     """Split a Telnet-ish byte stream into control lines (see module docstring)."""
 
-    __slots__ = ("_buffer", "_discarding", "_eof", "_pending_iac", "_scan_from")
+    __slots__ = ("_buffer", "_corrupt", "_discarding", "_eof", "_pending_iac", "_scan_from")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-        self._scan_from = 0
+        self._scan_from = 0  # no LF in _buffer before this index
         self._discarding = 0  # bytes of an over-long line thrown away so far; 0 = not discarding
+        self._corrupt: StreamCorrupt | None = None  # set once, then returned forever
         self._eof = False
         self._pending_iac = b""  # an IAC sequence split across two receive_data calls
 
     @property
     def buffered(self) -> int:
-        """Bytes held in memory: never more than about :data:`MAX_LINE`."""
-        return len(self._buffer)
+        """Bytes held once drained: at most ``MAX_LINE + 3``.
+
+        That is a partial line of ``MAX_LINE + 1`` bytes (its last may be the
+        CR of a CRLF) plus an IAC sequence split across reads.
+        """
+        return len(self._buffer) + len(self._pending_iac)
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the socket; ``b""`` means the peer closed the connection."""
         if not data:
             self._eof = True
+            return
+        if self._corrupt is not None:
             return
         if self._pending_iac:
             data = self._pending_iac + data
@@ -146,36 +169,61 @@ class LineReader:
 
     def next_event(self) -> FramingEvent:
         """Return the next event, or :data:`NEED_DATA` when no full line is buffered."""
+        if self._corrupt is not None:
+            return self._corrupt
+        if self._discarding and not self._discard_rest_of_line():
+            return self._corrupt or self._starved()
         buffer = self._buffer
-        end = buffer.find(b"\n", self._scan_from)
+        # A line of MAX_LINE bytes may be followed by CR LF: look that far for
+        # its end.  Without an LF in this window the line is too long for sure.
+        window = MAX_LINE + 2
+        end = buffer.find(b"\n", self._scan_from, window)
         if end < 0:
-            return self._no_line_end_yet()
+            if len(buffer) < window:
+                self._scan_from = len(buffer)
+                return self._starved()
+            del buffer[:window]
+            self._scan_from = 0
+            self._discarding = window
+            return LineTooLong(length=MAX_LINE + 1)
         line = bytes(buffer[:end])
         del buffer[: end + 1]
         self._scan_from = 0
-        if self._discarding:
-            self._discarding = 0
-            return self.next_event()
         if line.endswith(b"\r"):
             line = line[:-1]
-        if len(line) > MAX_LINE:
+        if len(line) > MAX_LINE:  # exactly MAX_LINE + 1 bytes and an LF
             return LineTooLong(length=len(line))
+        if b"\r" in line:
+            line = line.replace(b"\r", b"")
         return LineReceived(text=line.decode("utf-8", "surrogateescape"))
 
-    def _no_line_end_yet(self) -> FramingEvent:
+    def _discard_rest_of_line(self) -> bool:
+        """Drop the rest of an over-long line; True once its LF has been consumed.
+
+        The line may have at most :data:`MAX_DISCARD` bytes before its LF;
+        only that many are examined, so the outcome does not depend on how
+        much of the stream happens to be buffered.
+        """
         buffer = self._buffer
-        if self._discarding:
+        budget = MAX_DISCARD + 1 - self._discarding
+        end = buffer.find(b"\n", 0, budget)
+        if end >= 0:
+            del buffer[: end + 1]
+            self._discarding = 0
+            return True
+        if len(buffer) >= budget:
+            self._corrupt = StreamCorrupt(discarded=MAX_DISCARD + 1)
+            self._pending_iac = b""
+        else:
             self._discarding += len(buffer)
-            buffer.clear()
-            if self._discarding > MAX_DISCARD:
-                return StreamCorrupt(discarded=self._discarding)
-        elif len(buffer) > MAX_LINE + 1:  # +1: a lone CR of a CRLF split across reads
-            self._discarding = len(buffer)
-            buffer.clear()
-            self._scan_from = 0
-            return LineTooLong(length=self._discarding)
-        self._scan_from = len(buffer)
+        buffer.clear()
+        return False
+
+    def _starved(self) -> FramingEvent:
+        """No full line buffered: the end of the stream, or a wait for more bytes."""
         if self._eof:
-            buffer.clear()
+            self._buffer.clear()
+            self._pending_iac = b""
+            self._scan_from = 0
             return EndOfStream()
         return NEED_DATA

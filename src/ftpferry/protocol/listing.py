@@ -26,7 +26,20 @@ __all__ = [
 ]
 
 SIX_MONTHS: Final = 180 * 24 * 3600
-_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 ALL_FACTS: Final = ("type", "size", "modify", "perm", "unique", "unix.mode")
 DEFAULT_FACTS: Final = ALL_FACTS
 
@@ -57,13 +70,13 @@ class FileStat:
         return stat_module.S_ISREG(self.mode)
 
 
-def format_list_line(
-    entry: FileStat, *, now: float, owner: str = "ftp", group: str = "ftp"
-) -> str:
+def format_list_line(entry: FileStat, *, now: float, owner: str = "ftp", group: str = "ftp") -> str:
     """One line of LIST output in the style of ``ls -l`` (no line end).
 
-    Dates within the last six months (and not in the future) show the time of
-    day; older or future dates show the year, exactly as ``ls`` does.  Clients
+    Dates within the last six months show the time of day; older or future
+    dates show the year, as ``ls`` does.  Unlike ``ls``, up to an hour in the
+    future still counts as recent, so that a file just written on a disk
+    whose clock runs slightly ahead does not show up with a year.  Clients
     such as lftp and curl's wildcard matcher parse this format.
     """
     mtime = time.gmtime(entry.mtime)
@@ -90,9 +103,17 @@ def format_mdtm(mtime: float) -> str:
 
 
 def parse_mdtm(text: str) -> float:
-    """Parse ``YYYYMMDDHHMMSS[.fff]`` (UTC) into epoch seconds; ValueError if bad."""
-    whole, _, fraction = text.partition(".")
-    if len(whole) != 14 or not whole.isdigit() or (fraction and not fraction.isdigit()):
+    """Parse ``YYYYMMDDHHMMSS[.fff]`` (UTC) into epoch seconds; ValueError if bad.
+
+    RFC 3659's time-val is ``14DIGIT [ "." 1*DIGIT ]``: ASCII digits only, and
+    a dot must be followed by at least one digit.
+    """
+    whole, dot, fraction = text.partition(".")
+    if (
+        len(whole) != 14
+        or not (whole.isascii() and whole.isdigit())
+        or (dot and not (fraction.isascii() and fraction.isdigit()))
+    ):
         raise ValueError(f"time {text[:30]!r} is not YYYYMMDDHHMMSS")
     parsed = time.strptime(whole, "%Y%m%d%H%M%S")
     seconds = float(calendar.timegm(parsed))

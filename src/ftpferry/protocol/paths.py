@@ -23,19 +23,20 @@ class PathError(ValueError):
 def resolve(cwd: str, argument: str) -> str:
     """Resolve ``argument`` against ``cwd`` into a normalized virtual path.
 
-    ``cwd`` must already be a normalized virtual path.  The result always
-    starts with ``/`` and contains no ``.`` or ``..`` components.
+    The result always starts with ``/`` and contains no ``.`` or ``..``
+    components, even if ``cwd`` is not normalized (an empty argument yields
+    the normalized ``cwd``).  ``cwd`` gets the same backslash, NUL and
+    encoding treatment as the argument, so the result is safe whatever the
+    caller passes.
     """
-    if "\x00" in argument:
+    text = argument.replace("\\", "/")
+    combined = text if text.startswith("/") else posixpath.join(cwd.replace("\\", "/"), text)
+    if "\x00" in combined:
         raise PathError("path contains a NUL byte")
     try:
-        argument.encode("utf-8")
+        combined.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise PathError("path is not valid UTF-8") from exc
-    text = argument.replace("\\", "/")
-    if not text:
-        return cwd
-    combined = text if text.startswith("/") else posixpath.join(cwd, text)
     parts: list[str] = []
     for part in combined.split("/"):
         if part in {"", "."}:

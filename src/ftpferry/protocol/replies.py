@@ -66,7 +66,7 @@ def sanitize(text: str) -> str:
 
     CR and LF would end the reply early and let a client forge replies; NUL is
     replaced too.  Undecodable bytes (lone surrogates from ``surrogateescape``)
-    become U+FFFD so that encoding the reply can never fail.
+    become ``?`` so that encoding the reply can never fail.
     """
     if text.isprintable() and text.isascii():
         return text

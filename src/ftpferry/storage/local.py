@@ -68,6 +68,22 @@ def _to_stat(name: str, st: os.stat_result, link_target: str | None = None) -> F
     )
 
 
+def _require_regular(fd: int, path: str) -> None:
+    """Close ``fd`` and refuse unless it is a regular file; then make it blocking.
+
+    Files are opened with ``O_NONBLOCK`` because opening a FIFO (or a device)
+    would otherwise wait for the other end, freezing the whole event loop
+    since these calls run inline.  For a regular file the flag has no effect,
+    but it is cleared anyway so that the handle behaves like any other.
+    """
+    mode = os.fstat(fd).st_mode
+    if not stat_module.S_ISREG(mode):
+        os.close(fd)
+        kind = "is a directory" if stat_module.S_ISDIR(mode) else "not a regular file"
+        raise StorageError(f"{path}: {kind}")
+    os.set_blocking(fd, True)
+
+
 class LocalStorage:
     """A :class:`~ftpferry.storage.Storage` over a directory of this machine."""
 
@@ -137,16 +153,33 @@ class LocalStorage:
                     st = entry.stat(follow_symlinks=False)
                     target = None
                     if stat_module.S_ISLNK(st.st_mode):
-                        target = os.readlink(entry.path)
-                        inner = os.path.realpath(entry.path)
-                        if self._inside(inner) and os.path.exists(inner):
-                            st = os.stat(inner)  # show what the link leads to
-                            target = None if stat_module.S_ISDIR(st.st_mode) else target
+                        st, target = self._describe_link(entry.path, st)
                 except OSError:
                     continue  # vanished while listing
                 entries.append(_to_stat(entry.name, st, target))
         entries.sort(key=lambda item: item.name)
         return entries
+
+    def _describe_link(self, link: str, st: os.stat_result) -> tuple[os.stat_result, str | None]:
+        """The stat and the ``->`` target to list for a symlink.
+
+        A link that stays inside the root shows what it leads to, and its
+        target as written (an absolute one as a virtual path, so the root's
+        real location is not revealed).  A link leaving the root is listed as
+        the link itself with no target: even the name of what lies outside
+        must not reach the client.
+        """
+        inner = os.path.realpath(link)
+        if not self._inside(inner):
+            return st, None
+        target = os.readlink(link)
+        if target.startswith("/"):
+            target = inner[len(self._root.rstrip("/")) :] or "/"
+        if os.path.exists(inner):
+            st = os.stat(inner)
+            if stat_module.S_ISDIR(st.st_mode):
+                return st, None  # listed as a directory, so that clients can enter it
+        return st, target
 
     # -- file contents -------------------------------------------------------------
 
@@ -154,15 +187,11 @@ class LocalStorage:
         """Open a regular file for reading."""
         try:
             real = self._existing(path)
-            handle = open(real, "rb", buffering=0)  # noqa: SIM115 - caller closes
-        except IsADirectoryError as exc:
-            raise StorageError(f"{path}: is a directory") from exc
+            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as exc:
             raise _translate(exc, path) from exc
-        if not stat_module.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            handle.close()
-            raise StorageError(f"{path}: not a regular file")
-        return handle
+        _require_regular(fd, path)
+        return os.fdopen(fd, "rb", buffering=0)
 
     async def open_write(self, path: str, *, offset: int = 0, append: bool = False) -> BinaryIO:
         """Open for writing: truncate, write from ``offset`` (REST), or append (APPE)."""
@@ -170,14 +199,17 @@ class LocalStorage:
             real = self._new(path)
             # No O_APPEND even for APPE: Linux refuses splice() into an
             # O_APPEND file, and splice is how uploads avoid copying.
-            flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+            flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
             if offset == 0 and not append:
                 flags |= os.O_TRUNC
             fd = os.open(real, flags, self._file_mode)
         except IsADirectoryError as exc:
             raise StorageError(f"{path}: is a directory") from exc
         except OSError as exc:
+            if exc.errno == errno.ENXIO:  # a FIFO nobody reads (O_NONBLOCK)
+                raise StorageError(f"{path}: not a regular file") from exc
             raise _translate(exc, path) from exc
+        _require_regular(fd, path)
         handle = os.fdopen(fd, "wb", buffering=0)
         if append:
             handle.seek(0, os.SEEK_END)
