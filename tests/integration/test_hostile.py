@@ -1,0 +1,960 @@
+"""A hostile client against a real server process.
+
+Every test sends something an attacker (or a badly broken client) would,
+checks the exact reply, and then checks three things that must hold
+whatever was sent (:meth:`Site.assert_intact`):
+
+* the server process is alive and serves a fresh client (log in, list);
+* nothing outside the root changed: a sentinel file, a twin ``etc/passwd``
+  and a secret directory live next to the root, and their names, sizes,
+  contents and times are compared with a snapshot taken before the test;
+* nothing outside the root was read or listed: a random token, which is the
+  sentinel's content and part of file names next to the root and in the
+  secret directory, never appears in any byte any client of the test
+  received, on the control or the data connection.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD, USER, RawClient, ServerProcess, start_server
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT = 10.0
+INSIDE_PASSWD = b"inside-root passwd: harmless\n"
+SENTINEL_NAME = "outside-sentinel.txt"
+
+
+# -- the guarded site -----------------------------------------------------------------------
+
+
+class Client(RawClient):
+    """A raw client that records every byte it receives into ``seen``."""
+
+    def __init__(self, host: str, port: int, seen: bytearray, timeout: float = TIMEOUT) -> None:
+        self.seen = seen
+        super().__init__(host, port, timeout)
+
+    def read_line(self) -> bytes:
+        line = super().read_line()
+        self.seen += line + b"\n"
+        return line
+
+    def raw_reply(self) -> list[bytes]:
+        """One reply as its raw lines (without CRLF), so tests can inspect each byte."""
+        first = self.read_line()
+        lines = [first]
+        if first[3:4] == b"-":
+            while True:
+                line = self.read_line()
+                lines.append(line)
+                if line[:3] == first[:3] and line[3:4] == b" ":
+                    break
+        return lines
+
+
+def snapshot(tmp: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Everything next to the root (the root and the server logs excepted)."""
+    result: dict[str, tuple[int, int, bytes]] = {}
+    for path in sorted(tmp.rglob("*")):
+        relative = path.relative_to(tmp)
+        if relative.parts[0] == "root" or relative.name.startswith("server-"):
+            continue
+        info = path.lstat()
+        content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+        result[str(relative)] = (info.st_mode, info.st_mtime_ns, content)
+    return result
+
+
+@dataclass
+class Site:
+    """A server whose root has neighbours that must never be touched."""
+
+    server: ServerProcess
+    tmp: Path
+    token: bytes
+    before: dict[str, tuple[int, int, bytes]]
+    seen: bytearray = field(default_factory=bytearray)
+
+    @property
+    def root(self) -> Path:
+        return self.server.root
+
+    @property
+    def sentinel(self) -> Path:
+        return self.tmp / SENTINEL_NAME
+
+    def client(self, timeout: float = TIMEOUT) -> Client:
+        return Client(self.server.host, self.server.port, self.seen, timeout)
+
+    def logged_in(self) -> Client:
+        client = self.client()
+        client.login()
+        return client
+
+    def recv_all(self, sock: socket.socket) -> bytes:
+        data = recv_all(sock)
+        self.seen += data
+        return data
+
+    def download(self, client: Client, command: str) -> tuple[int, bytes]:
+        """A transfer into the client over PASV: (final code, data)."""
+        data_sock = open_pasv(client)
+        with data_sock:
+            code, _ = client.command(command)
+            if code != 150:
+                return code, b""
+            payload = self.recv_all(data_sock)
+        return client.read_reply()[0], payload
+
+    def upload(self, client: Client, command: str, payload: bytes) -> int:
+        """A transfer from the client over PASV: the final code."""
+        data_sock = open_pasv(client)
+        with data_sock:
+            code, _ = client.command(command)
+            if code != 150:
+                return code
+            data_sock.sendall(payload)
+        return client.read_reply()[0]
+
+    def assert_intact(self) -> None:
+        """Alive, serving a fresh client, nothing outside the root read or changed."""
+        assert self.server.alive(), f"server died:\n{self.server.log()[-3000:]}"
+        with self.logged_in() as client:
+            code, listing = self.download(client, "LIST /")
+            assert code == 226, f"LIST / after the attack: {code}"
+            assert b"etc" in listing, listing
+            # A listing of the parent would show name-<token>: caught by the token check.
+            code, passwd = self.download(client, "RETR /etc/passwd")
+            assert (code, passwd) == (226, INSIDE_PASSWD)
+            assert client.command("QUIT")[0] == 221
+        assert snapshot(self.tmp) == self.before, "something outside the root changed"
+        assert self.token not in self.seen, "bytes from outside the root reached a client"
+        assert "Traceback" not in self.server.log(), self.server.log()[-3000:]
+
+
+def make_site(tmp_path: Path, *extra: str) -> Site:
+    token = b"TOKEN-" + secrets.token_hex(16).encode()
+    (tmp_path / SENTINEL_NAME).write_bytes(token + b"\n")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_bytes(b"outside passwd " + token + b"\n")
+    (tmp_path / "secret-outside").mkdir()
+    (tmp_path / "secret-outside" / f"secret-{token.decode()}.txt").write_bytes(token)
+    (tmp_path / f"name-{token.decode()}").write_bytes(b"listing the parent shows this name")
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").write_bytes(INSIDE_PASSWD)
+    (root / "pub").mkdir()
+    (root / "pub" / "readme.txt").write_bytes(b"readme\n")
+    before = snapshot(tmp_path)
+    server = start_server(tmp_path, "-v", *extra)
+    return Site(server, tmp_path, token, before)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    guarded = make_site(tmp_path)
+    try:
+        yield guarded
+    finally:
+        guarded.server.stop()
+
+
+# -- data-channel helpers -------------------------------------------------------------------
+
+
+def parse_227(text: str) -> tuple[str, int]:
+    match = re.search(r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})", text)
+    assert match is not None, f"no address in 227 reply {text!r}"
+    numbers = [int(group) for group in match.groups()]
+    return ".".join(str(n) for n in numbers[:4]), numbers[4] * 256 + numbers[5]
+
+
+def open_pasv(client: RawClient) -> socket.socket:
+    code, text = client.command("PASV")
+    assert code == 227, text
+    return socket.create_connection(parse_227(text), timeout=TIMEOUT)
+
+
+def recv_all(sock: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def loopback_alias_available() -> bool:
+    """True when 127.0.0.2 can be bound (always on Linux)."""
+    try:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.2", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_alias = pytest.mark.skipif(not loopback_alias_available(), reason="127.0.0.2 not bindable")
+
+
+# -- before login ---------------------------------------------------------------------------
+
+NEEDS_LOGIN = (
+    "ABOR",
+    "ALLO 100",
+    "APPE x.txt",
+    "CDUP",
+    "CWD /etc",
+    "DELE etc/passwd",
+    "EPRT |1|127.0.0.1|50000|",
+    "EPSV",
+    "EPSV ALL",
+    "LIST",
+    "MDTM etc/passwd",
+    "MFMT 20000101000000 etc/passwd",
+    "MKD newdir",
+    "MLSD",
+    "MLST etc/passwd",
+    "MODE S",
+    "NLST",
+    "PASV",
+    "PORT 127,0,0,1,195,80",
+    "PWD",
+    "REST 10",
+    "RETR etc/passwd",
+    "RMD etc",
+    "RNFR etc/passwd",
+    "RNTO moved",
+    "SITE CHMOD 777 etc/passwd",
+    "SITE HELP",
+    "SIZE etc/passwd",
+    "STAT",
+    "STAT /",
+    "STOR x.txt",
+    "STOU",
+    "STRU F",
+    "TYPE I",
+    "XCUP",
+    "XCWD /etc",
+    "XMKD newdir",
+    "XPWD",
+    "XRMD etc",
+)
+
+
+def test_every_command_before_login_is_530(site: Site) -> None:
+    before = sorted(str(path) for path in site.root.rglob("*"))
+    with site.client() as client:
+        wrong = {}
+        for line in NEEDS_LOGIN:
+            code, text = client.command(line)
+            if code != 530:
+                wrong[line] = f"{code} {text}"
+        assert wrong == {}, f"commands answered without login: {wrong}"
+        # The few that work before login.
+        assert client.command("PASS nothing")[0] == 503
+        assert client.command("FEAT")[0] == 211
+        assert client.command("SYST")[0] == 215
+        assert client.command("HELP")[0] == 214
+        assert client.command("NOOP")[0] == 200
+        assert client.command("OPTS UTF8 ON")[0] == 200
+        assert client.command("REIN")[0] == 220
+        assert client.command("USER nobody")[0] == 331
+        assert client.command("PWD")[0] == 530
+        assert client.command("QUIT")[0] == 221
+    assert sorted(str(path) for path in site.root.rglob("*")) == before
+    site.assert_intact()
+
+
+# -- path traversal -------------------------------------------------------------------------
+
+# Prefixes that would climb out of the root if the server trusted them; every
+# one must resolve inside the root, so "<prefix>etc/passwd" is the root's own
+# etc/passwd and "<prefix>outside-sentinel.txt" does not exist.
+CLIMBING = {
+    "dotdot": "../",
+    "dotdot2": "../../",
+    "dotdot9": "../" * 9,
+    "abs-dotdot": "/../../",
+    "backslash": "..\\..\\",
+    "mixed": "..\\../",
+    "dot-dotdot": "./../",
+    "into-and-out": "pub/../../",
+    "abs": "/",
+    "double-slash": "//..//..//",
+}
+# Spellings that look like traversal but name a directory that does not exist.
+LITERAL = {
+    "percent-encoded": "%2e%2e/",
+    "percent-encoded-upper": "%2E%2E/",
+    "four-dots": "....//",
+    "dot-dot-space": ".. /",
+    "triple-dot": ".../",
+}
+
+
+def _join(prefix: str, rest: str) -> str:
+    return prefix + (rest.replace("/", "\\") if "\\" in prefix else rest)
+
+
+@pytest.mark.parametrize("prefix", list(CLIMBING.values()), ids=list(CLIMBING))
+def test_traversal_resolves_inside_root(site: Site, prefix: str) -> None:
+    root, outside = site.root, site.tmp
+    with site.logged_in() as client:
+        assert site.download(client, f"RETR {_join(prefix, 'etc/passwd')}") == (226, INSIDE_PASSWD)
+        assert client.command(f"SIZE {_join(prefix, 'etc/passwd')}") == (
+            213,
+            str(len(INSIDE_PASSWD)),
+        )
+        assert site.download(client, f"RETR {prefix}{SENTINEL_NAME}")[0] == 550
+        assert client.command(f"SIZE {prefix}{SENTINEL_NAME}")[0] == 550
+        assert client.command(f"MDTM {prefix}{SENTINEL_NAME}")[0] == 550
+        assert client.command(f"DELE {prefix}{SENTINEL_NAME}")[0] == 550
+        assert client.command(f"CWD {prefix}secret-outside")[0] == 550
+        assert site.download(client, f"LIST {_join(prefix, 'secret-outside')}")[0] == 550
+
+        code, listing = site.download(client, f"LIST {prefix}")
+        assert code == 226
+        assert b"pub" in listing
+        assert SENTINEL_NAME.encode() not in listing
+        code, names = site.download(client, f"NLST {prefix}")
+        assert code == 226
+        assert SENTINEL_NAME.encode() not in names
+
+        code, text = client.command(f"CWD {_join(prefix, 'etc')}")
+        assert code == 250, text
+        assert client.command("PWD")[1].startswith('"/etc"')
+        assert client.command(f"CWD {prefix}")[0] == 250
+        assert client.command("PWD")[1].startswith('"/"')
+
+        # Writes land inside the root, under the clamped name.
+        assert site.upload(client, f"STOR {prefix}{SENTINEL_NAME}", b"written inside") == 226
+        assert (root / SENTINEL_NAME).read_bytes() == b"written inside"
+        assert client.command(f"DELE {prefix}{SENTINEL_NAME}")[0] == 250
+        assert not (root / SENTINEL_NAME).exists()
+
+        code, text = client.command(f"MKD {prefix}newdir")
+        assert code == 257, text
+        assert text.startswith('"/newdir"'), text
+        assert (root / "newdir").is_dir()
+        assert not (outside / "newdir").exists()
+        assert client.command(f"RMD {prefix}newdir")[0] == 250
+
+        assert client.command("RNFR pub/readme.txt")[0] == 350
+        assert client.command(f"RNTO {prefix}moved.txt")[0] == 250
+        assert (root / "moved.txt").read_bytes() == b"readme\n"
+        assert not (outside / "moved.txt").exists()
+        assert client.command("RNFR moved.txt")[0] == 350
+        assert client.command("RNTO pub/readme.txt")[0] == 250
+    site.assert_intact()
+
+
+@pytest.mark.parametrize("prefix", list(LITERAL.values()), ids=list(LITERAL))
+def test_traversal_lookalikes_are_literal_names(site: Site, prefix: str) -> None:
+    before = sorted(site.root.rglob("*"))
+    with site.logged_in() as client:
+        assert site.download(client, f"RETR {prefix}etc/passwd")[0] == 550
+        assert site.download(client, f"RETR {prefix}{SENTINEL_NAME}")[0] == 550
+        assert client.command(f"SIZE {prefix}etc/passwd")[0] == 550
+        assert client.command(f"CWD {prefix}etc")[0] == 550
+        assert site.download(client, f"LIST {prefix}etc")[0] == 550
+        assert client.command(f"DELE {prefix}{SENTINEL_NAME}")[0] == 550
+        assert site.upload(client, f"STOR {prefix}{SENTINEL_NAME}", b"no") == 550
+        assert client.command(f"MKD {prefix}newdir")[0] == 550
+        assert client.command("RNFR pub/readme.txt")[0] == 350
+        assert client.command(f"RNTO {prefix}moved.txt")[0] == 550
+    assert sorted(site.root.rglob("*")) == before
+    site.assert_intact()
+
+
+def test_encoded_slash_is_part_of_a_file_name(site: Site) -> None:
+    with site.logged_in() as client:
+        assert site.download(client, "RETR ..%2fetc%2fpasswd")[0] == 550
+        assert site.download(client, "RETR ..%2f..%2foutside-sentinel.txt")[0] == 550
+        assert site.upload(client, "STOR ..%2fliteral.txt", b"literal") == 226
+        code, text = client.command("MKD %2e%2e")
+        assert code == 257, text
+    assert (site.root / "..%2fliteral.txt").read_bytes() == b"literal"
+    assert (site.root / "%2e%2e").is_dir()
+    site.assert_intact()
+
+
+# -- symlinks that leave the root -----------------------------------------------------------
+
+
+def test_symlink_out_of_root_is_refused(site: Site) -> None:
+    root, outside = site.root, site.tmp
+    os.symlink(outside, root / "escape")  # a directory link to the root's parent
+    os.symlink(site.sentinel, root / "leak.txt")  # a file link to the sentinel
+    os.symlink(outside / "secret-outside", root / "pub" / "deep")  # one level down
+    with site.logged_in() as client:
+        wrong: dict[str, int] = {}
+
+        def expect(line: str, code: int) -> None:
+            if code != 550:
+                wrong[line] = code
+
+        for line in (
+            "CWD escape",
+            "CWD escape/secret-outside",
+            "XCWD pub/deep",
+            f"SIZE escape/{SENTINEL_NAME}",
+            f"MDTM escape/{SENTINEL_NAME}",
+            f"MLST escape/{SENTINEL_NAME}",
+            "MLST escape",
+            "STAT escape",
+            "STAT escape/secret-outside",
+            "SIZE leak.txt",
+            "MLST leak.txt",
+            "MKD escape/newdir",
+            "MKD pub/deep/newdir",
+            f"DELE escape/{SENTINEL_NAME}",
+            "RMD escape/secret-outside",
+            f"RNFR escape/{SENTINEL_NAME}",
+            "SITE CHMOD 777 leak.txt",
+            "SITE CHMOD 777 escape",
+            "MFMT 20000101000000 leak.txt",
+        ):
+            expect(line, client.command(line)[0])
+        for line in (
+            f"RETR escape/{SENTINEL_NAME}",
+            "RETR leak.txt",
+            "RETR escape/etc/passwd",
+            "LIST escape",
+            "LIST escape/",
+            "LIST escape/secret-outside",
+            "LIST pub/deep",
+            "NLST escape",
+            "NLST pub/deep",
+            "MLSD escape",
+            "MLSD pub/deep",
+        ):
+            expect(line, site.download(client, line)[0])
+        for line in (
+            f"STOR escape/{SENTINEL_NAME}",
+            "STOR escape/new.txt",
+            "STOR leak.txt",
+            "APPE leak.txt",
+            "STOR pub/deep/new.txt",
+        ):
+            expect(line, site.upload(client, line, b"overwritten"))
+        assert client.command("RNFR pub/readme.txt")[0] == 350
+        expect("RNTO escape/moved.txt", client.command("RNTO escape/moved.txt")[0])
+        # STOU takes only a name prefix from its argument and creates in the cwd.
+        assert client.command("CWD pub")[0] == 250
+        assert site.upload(client, "STOU deep/x", b"unique") in {226, 550}
+        assert wrong == {}, f"followed a symlink out of the root: {wrong}"
+        # The links themselves are visible, but never what lies behind them.
+        code, listing = site.download(client, "LIST /")
+        assert code == 226
+        assert b"escape" in listing
+    assert not (outside / "new.txt").exists()
+    assert not (outside / "moved.txt").exists()
+    assert (root / "pub" / "readme.txt").exists()
+    site.assert_intact()
+
+
+# -- bad bytes in paths ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "verb", ["RETR", "STOR", "APPE", "CWD", "MKD", "RMD", "DELE", "SIZE", "MDTM", "RNFR", "LIST"]
+)
+def test_nul_byte_in_path_501(site: Site, verb: str) -> None:
+    with site.logged_in() as client:
+        data_sock = open_pasv(client) if verb in {"RETR", "STOR", "APPE", "LIST"} else None
+        client.send_raw(verb.encode() + b" etc\x00/passwd\r\n")
+        code, text = client.read_reply()
+        if data_sock is not None:
+            data_sock.close()
+        assert code == 501, text
+        assert client.command("NOOP")[0] == 200
+    assert sorted(path.name for path in site.root.iterdir()) == ["etc", "pub"]
+    assert (site.root / "etc" / "passwd").read_bytes() == INSIDE_PASSWD
+    site.assert_intact()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"RETR \xff\xfe\r\n",  # IAC DONT: Telnet eats it, leaving an empty argument
+        b"RETR \xc3\x28\r\n",
+        b"RETR \xc3\x28\xa0\xa1.txt\r\n",
+        b"STOR \xc3\x28\r\n",
+        b"MKD \xc3\x28\r\n",
+        b"CWD \xc3\x28\r\n",
+        b"DELE \xed\xa0\x80\r\n",  # an encoded surrogate
+        b"RNFR \x80\r\n",
+        b"LIST \xfe\r\n",
+        b"SIZE \xc0\xaf\r\n",  # overlong "/"
+    ],
+)
+def test_invalid_utf8_in_path_is_an_error_reply(site: Site, line: bytes) -> None:
+    with site.logged_in() as client:
+        client.send_raw(line)
+        code, text = client.read_reply()
+        assert 400 <= code < 600, f"{line!r} -> {code} {text}"
+        assert code != 451, f"{line!r} hit an internal error: {text}"
+        assert client.command("NOOP")[0] == 200
+    assert sorted(path.name for path in site.root.iterdir()) == ["etc", "pub"]
+    site.assert_intact()
+
+
+def test_invalid_utf8_user_name(site: Site) -> None:
+    with site.client() as client:
+        client.send_raw(b"USER \xc3\x28\xff\xff\r\n")
+        assert client.read_reply()[0] == 331
+        assert client.command("PASS x")[0] == 530
+        client.login()
+    site.assert_intact()
+
+
+# -- FTP bounce and malformed data-channel arguments -------------------------------------------
+
+
+def _port_argument(host: str, port: int) -> str:
+    return ",".join(host.split(".")) + f",{port >> 8},{port & 0xFF}"
+
+
+@needs_alias
+def test_bounce_to_third_address_refused(site: Site) -> None:
+    with socket.socket() as victim:
+        victim.bind(("127.0.0.2", 0))
+        victim.listen(1)
+        victim.settimeout(1.0)
+        victim_port = victim.getsockname()[1]
+        with site.logged_in() as client:
+            for line in (
+                f"PORT {_port_argument('127.0.0.2', victim_port)}",
+                f"EPRT |1|127.0.0.2|{victim_port}|",
+                f"EPRT |2|::ffff:127.0.0.2|{victim_port}|",
+                f"PORT {_port_argument('10.0.0.1', 5000)}",
+                f"PORT {_port_argument('0.0.0.0', victim_port)}",
+                f"PORT {_port_argument('255.255.255.255', 5000)}",
+                "EPRT |1|192.0.2.1|5000|",
+            ):
+                code, text = client.command(line)
+                expected = {501, 522} if "::ffff:" in line else {501}
+                assert code in expected, f"{line} -> {code} {text}"
+                # The refused target must not be used by the next transfer.
+                code, text = client.command("RETR etc/passwd")
+                assert code == 425, f"after {line}: RETR -> {code} {text}"
+            with pytest.raises(TimeoutError):
+                victim.accept()
+            assert client.command("NOOP")[0] == 200
+    site.assert_intact()
+
+
+@pytest.mark.parametrize("port", [25, 21, 22, 80, 1, 1023])
+def test_bounce_to_privileged_port_refused(site: Site, port: int) -> None:
+    with site.logged_in() as client:
+        code, text = client.command(f"PORT {_port_argument('127.0.0.1', port)}")
+        assert code == 501, text
+        code, text = client.command(f"EPRT |1|127.0.0.1|{port}|")
+        assert code == 501, text
+        assert client.command("RETR etc/passwd")[0] == 425
+        assert client.command("NOOP")[0] == 200
+    site.assert_intact()
+
+
+MALFORMED_PORT = [
+    "1,2,3,4,5",
+    "127,0,0,1,256,1",
+    "127,0,0,1,1,256",
+    "256,0,0,1,200,1",
+    "127,0,0,1,-1,1",
+    "127,0,0,-1,200,1",
+    "a,b,c,d,e,f",
+    "127,0,0,1,200,x",
+    "1,2,3,4,5,6,7",
+    "127,0,0,1,200,",
+    ",,,,,",
+    "127.0.0.1,200,1",
+    "127,0,0,1,200,1000000000000000000000",
+    "127,0,0,1,0x10,1",
+    "127,0,0,1,+2,1",
+    "127,0,0,1,\u0662,1",  # an Arabic-Indic digit: isdigit() but not ASCII
+    "",
+]
+
+
+@pytest.mark.parametrize("argument", MALFORMED_PORT)
+def test_malformed_port_501(site: Site, argument: str) -> None:
+    with site.logged_in() as client:
+        code, text = client.command(f"PORT {argument}".rstrip())
+        assert code == 501, text
+        assert client.command("NOOP")[0] == 200
+    site.assert_intact()
+
+
+MALFORMED_EPRT = [
+    "|1|not-an-ip|5000|",
+    "|1|127.0.0.1|0|",
+    "|1|127.0.0.1|70000|",
+    "|1|127.0.0.1|-1|",
+    "|1|127.0.0.1|abc|",
+    "|1|127.0.0.1|5000",
+    "1|127.0.0.1|5000|",
+    "|1|127.0.0.1|",
+    "|1|127.0.0.1|5000|extra|",
+    "127.0.0.1 5000",
+    "|1|::1|5000|",
+    "|1|127.0.0.1.5|5000|",
+    "|1||5000|",
+    "||127.0.0.1|5000|",
+    "1112700115000" + "1",  # a digit as the delimiter
+    "|1|127.0.0.1|\u0665\u0660\u0660\u0660|",  # non-ASCII digits
+    "",
+]
+
+
+@pytest.mark.parametrize("argument", MALFORMED_EPRT)
+def test_malformed_eprt_501(site: Site, argument: str) -> None:
+    with site.logged_in() as client:
+        code, text = client.command(f"EPRT {argument}".rstrip())
+        assert code in {501, 522} if argument.startswith("||") else code == 501, text
+        assert client.command("NOOP")[0] == 200
+    site.assert_intact()
+
+
+# -- long lines -------------------------------------------------------------------------------
+
+
+def test_5000_byte_line_500_then_next_command_works(site: Site) -> None:
+    with site.client() as client:
+        client.send_raw(b"NOOP " + b"x" * 4995 + b"\r\n")
+        code, text = client.read_reply()
+        assert code == 500, text
+        assert client.command("NOOP")[0] == 200
+        client.send_raw(b"USER " + b"y" * 6000 + b"\r\nNOOP\r\n")
+        assert client.read_reply()[0] == 500
+        assert client.read_reply()[0] == 200
+        client.login()
+    site.assert_intact()
+
+
+def test_70kb_without_line_end_421_and_close(site: Site) -> None:
+    with site.client() as client:
+        client.send_raw(b"A" * (70 * 1024))
+        codes: list[int] = []
+        while 421 not in codes:
+            codes.append(client.read_reply()[0])
+        assert all(code in {500, 421} for code in codes), codes
+        assert client.sock.recv(100) == b"", "the connection must close after 421"
+    site.assert_intact()
+
+
+# -- reply forging ---------------------------------------------------------------------------
+
+
+def _assert_clean(lines: list[bytes], allowed: set[int], sent: bytes) -> None:
+    assert int(lines[0][:3]) in allowed, f"{sent!r} -> {lines!r}"
+    for line in lines:
+        assert b"\r" not in line and b"\n" not in line, f"bare CR/LF in reply to {sent!r}: {lines}"
+    for middle in lines[1:-1]:
+        assert not re.match(rb"\d{3}[ -]", middle), f"forged-looking line in {lines!r}"
+    if len(lines) > 1:
+        assert lines[-1][:4] == lines[0][:3] + b" ", lines
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"MKD a\rb\r\n", [{257}]),
+        (b"MKD q\r226 forged\r\n", [{257}]),
+        (b"CWD x\n230 fake\r\n", [{550}, {500}]),
+        (b"CWD x\r\n230 fake\r\n", [{550}, {500}]),
+        (b"USER x\r230 Logged in\r\n", [{331}]),
+        (b"USER x\n230 Logged in\r\n", [{331}, {500}]),
+        (b"RETR x\r\r\n", [{425, 550}]),
+        (b"SIZE \r213 0\r\n", [{550}]),
+        (b"NOOP\r200 forged\r\n", [{500}]),
+        (b"MKD evil\x00\r226 ok\r\n", [{501}]),
+    ],
+)
+def test_cr_lf_injection_cannot_forge_replies(
+    site: Site, payload: bytes, expected: list[set[int]]
+) -> None:
+    with site.client() as client:
+        if not payload.startswith(b"USER"):
+            client.login()
+        client.send_raw(payload)
+        for allowed in expected:
+            _assert_clean(client.raw_reply(), allowed, payload)
+        # Names with CR in them, echoed in multi-line replies, stay clean too.
+        if payload.startswith(b"MKD"):
+            client.send_raw(b"STAT /\r\n")
+            _assert_clean(client.raw_reply(), {213}, b"STAT /")
+            client.send_raw(b"MLST /" + payload[4:-2] + b"\r\n")
+            _assert_clean(client.raw_reply(), {250, 501}, b"MLST")
+            client.send_raw(b"CWD " + payload[4:-2] + b"\r\nPWD\r\n")
+            _assert_clean(client.raw_reply(), {250, 501}, b"CWD")
+            _assert_clean(client.raw_reply(), {257}, b"PWD")
+        assert client.command("NOOP")[0] == 200
+    for path in site.root.rglob("*"):
+        assert path.resolve().is_relative_to(site.root.resolve())
+    site.assert_intact()
+
+
+# -- hostile user names and pipelining ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["%s%n%x" * 100, "A" * 3000, "%n" * 2000, "{0}{1}{__class__}", "${jndi:ldap://x/a}", "'\"--;"],
+    ids=["format-100", "long-3000", "percent-n", "str-format", "jndi", "sql"],
+)
+def test_hostile_user_names(site: Site, name: str) -> None:
+    with site.client() as client:
+        code, text = client.command(f"USER {name}")
+        assert code == 331, text
+        code, text = client.command(f"PASS {name}")
+        assert code == 530, text
+        client.login()
+    assert site.server.alive()
+    site.assert_intact()
+
+
+def test_pipelined_commands_answered_in_order(site: Site) -> None:
+    with site.client() as client:
+        client.send_raw(f"USER {USER}\r\nPASS {PASSWORD}\r\nPWD\r\nNOOP\r\n".encode())
+        codes = [client.read_reply()[0] for _ in range(4)]
+        assert codes == [331, 230, 257, 200]
+        # A bigger burst, more than the server queues before it pauses reading.
+        client.send_raw(b"".join(b"NOOP\r\n" if i % 2 else b"PWD\r\n" for i in range(200)))
+        codes = [client.read_reply()[0] for _ in range(200)]
+        assert codes == [200 if i % 2 else 257 for i in range(200)]
+        # Commands pipelined behind a transfer are answered after its 226.
+        data_sock = open_pasv(client)
+        with data_sock:
+            client.send_raw(b"RETR etc/passwd\r\nPWD\r\nNOOP\r\n")
+            assert client.read_reply()[0] == 150
+            assert site.recv_all(data_sock) == INSIDE_PASSWD
+        assert [client.read_reply()[0] for _ in range(3)] == [226, 257, 200]
+        client.send_raw(b"SYST\r\nQUIT\r\nNOOP\r\n")
+        assert client.read_reply()[0] == 215
+        assert client.read_reply()[0] == 221
+        client.sock.settimeout(5)
+        rest = b""
+        while chunk := client.sock.recv(4096):
+            rest += chunk
+        assert rest == b"", f"commands after QUIT were answered: {rest!r}"
+    site.assert_intact()
+
+
+# -- absurd offsets -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "offset",
+    ["9999999999999999999", "9223372036854775807"],
+    ids=["over-2**63", "2**63-1"],
+)
+@pytest.mark.parametrize("verb", ["RETR", "STOR", "APPE"])
+def test_absurd_rest_offset(site: Site, verb: str, offset: str) -> None:
+    """REST takes up to 19 digits; an offset no file can have must not be a 451."""
+    with site.logged_in() as client:
+        code, text = client.command(f"REST {offset}")
+        assert code in {350, 501}, text
+        if code == 350:
+            target = "etc/passwd" if verb == "RETR" else "huge.bin"
+            if verb == "RETR":
+                code, data = site.download(client, f"RETR {target}")
+                assert data == b""
+            else:
+                code = site.upload(client, f"{verb} {target}", b"tail")
+            assert code != 451, f"REST {offset} + {verb}: internal error"
+            assert code in {226, 426, 501, 550, 551, 552, 554}, code
+        assert client.command("NOOP")[0] == 200
+        assert client.command("REST 0")[0] == 350
+    huge = site.root / "huge.bin"
+    assert not huge.exists() or huge.stat().st_blocks < 1024
+    site.assert_intact()
+
+
+# -- resources --------------------------------------------------------------------------------
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_many_pasv_do_not_leak_descriptors(site: Site) -> None:
+    pid = site.server.process.pid
+    with site.logged_in() as client:
+        assert client.command("NOOP")[0] == 200
+        before = _open_fds(pid)
+        for _ in range(500):
+            code, text = client.command("PASV")
+            assert code == 227, text
+        for _ in range(100):
+            code, text = client.command("EPSV")
+            assert code == 229, text
+        for _ in range(100):  # connect each time, never transfer
+            code, text = client.command("PASV")
+            assert code == 227, text
+            socket.create_connection(parse_227(text), timeout=TIMEOUT).close()
+        assert client.command("ABOR")[0] == 225
+        time.sleep(0.5)
+        after = _open_fds(pid)
+        assert after <= before + 2, f"descriptors grew from {before} to {after}"
+        code, text = client.command("STAT")
+        assert code == 211
+        assert re.search(r"\b0/\d+ passive ports in use", text), text
+    site.assert_intact()
+
+
+@needs_alias
+def test_passive_port_theft_refused(site: Site) -> None:
+    with site.logged_in() as client:
+        code, text = client.command("PASV")
+        assert code == 227, text
+        address = parse_227(text)
+        with socket.socket() as thief:
+            thief.settimeout(TIMEOUT)
+            thief.bind(("127.0.0.2", 0))
+            thief.connect(address)
+            data_sock = socket.create_connection(address, timeout=TIMEOUT)
+            with data_sock:
+                code, text = client.command("RETR etc/passwd")
+                assert code == 150, text
+                assert site.recv_all(data_sock) == INSIDE_PASSWD
+            assert client.read_reply()[0] == 226
+            try:
+                stolen = thief.recv(65536)
+            except ConnectionResetError:
+                stolen = b""
+            assert stolen == b"", f"the thief received {stolen!r}"
+        assert "port theft" in site.server.log()
+    site.assert_intact()
+
+
+def _client_hello() -> bytes:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def test_tls_client_hello_on_plain_port(site: Site) -> None:
+    hello = _client_hello()
+    assert hello[:1] == b"\x16"
+    with site.client() as client:
+        client.send_raw(hello)
+        time.sleep(0.3)
+        client.send_raw(b"\r\nNOOP\r\n")
+        codes: list[int] = []
+        try:
+            while 200 not in codes and 421 not in codes:
+                codes.append(client.read_reply()[0])
+        except ConnectionError:
+            codes.append(0)  # closed: acceptable
+        assert all(code >= 500 or code in {0, 200, 421} for code in codes[:-1]), codes
+        assert codes[-1] in {0, 200, 421}, codes
+    site.assert_intact()
+
+
+def test_tls_client_hello_before_greeting_read(site: Site) -> None:
+    # A TLS client speaks first, without waiting for 220.
+    with socket.create_connection((site.server.host, site.server.port), timeout=TIMEOUT) as sock:
+        sock.sendall(_client_hello())
+        sock.settimeout(2)
+        received = b""
+        try:
+            while len(received) < 100_000:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+        codes = [int(line[:3]) for line in received.split(b"\r\n") if line[:3].isdigit()]
+        assert codes[:1] == [220], received
+        assert all(code == 220 or code >= 500 for code in codes), received
+    site.assert_intact()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"NO\xff\xf1OP\r\n",  # IAC NOP inside the verb
+        b"\xff\xfb\x01NOOP\r\n",  # IAC WILL ECHO before it
+        b"\xff\xfd\x03NO\xff\xfe\x18OP\r\n",  # IAC DO, IAC DONT
+        b"\xff\xf4\xff\xf2NOOP\r\n",  # IAC IP IAC DM (a Synch)
+        b"N\xff\xf6O\xff\xf1O\xff\xf9P\r\n",  # AYT, NOP, GA
+    ],
+)
+def test_telnet_commands_inside_a_command(site: Site, line: bytes) -> None:
+    with site.client() as client:
+        client.send_raw(line)
+        code, text = client.read_reply()
+        assert code == 200, f"{line!r} -> {code} {text}"
+        # Split across packets, the same sequence still works.
+        for byte in line:
+            client.send_raw(bytes([byte]))
+            time.sleep(0.002)
+        assert client.read_reply()[0] == 200
+    site.assert_intact()
+
+
+# -- many idle and slow clients ---------------------------------------------------------------
+
+
+def test_idle_and_slow_clients_do_not_block_others(site: Site) -> None:
+    idle = [site.client() for _ in range(20)]
+    slow = [site.client() for _ in range(5)]
+    message = b"USER slowpoke\r\n"  # 15 bytes at 0.2 s: about 3 s
+    errors: list[BaseException] = []
+
+    def drip(client: Client) -> None:
+        try:
+            for byte in message:
+                client.send_raw(bytes([byte]))
+                time.sleep(0.2)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drip, args=(client,), daemon=True) for client in slow]
+    try:
+        for thread in threads:
+            thread.start()
+        started = time.monotonic()
+        payload = os.urandom(2 * 1024 * 1024)
+        with site.logged_in() as client:
+            assert site.upload(client, "STOR big.bin", payload) == 226
+            code, received = site.download(client, "RETR big.bin")
+            assert code == 226
+            assert received == payload
+            code, listing = site.download(client, "LIST")
+            assert code == 226
+            assert b"big.bin" in listing
+        elapsed = time.monotonic() - started
+        assert elapsed < 2.5, f"a normal client took {elapsed:.1f}s next to slow ones"
+        for thread in threads:
+            thread.join(timeout=TIMEOUT)
+        assert errors == []
+        for client in slow:
+            assert client.read_reply()[0] == 331
+        for client in idle:
+            assert client.command("NOOP")[0] == 200
+    finally:
+        for client in idle + slow:
+            client.close()
+    site.assert_intact()
