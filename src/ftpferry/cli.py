@@ -21,6 +21,7 @@ from ftpferry import __version__
 from ftpferry.server import ConfigError, FtpServer, ServerConfig, hash_password, load_config
 from ftpferry.server.config import UserConfig
 from ftpferry.server.plan import data_channel_plan, startup_warnings
+from ftpferry.server.tls import certificate_fingerprint
 
 __all__ = ["main"]
 
@@ -77,6 +78,29 @@ def main() -> None:
     default=None,
     help="Source port of active-mode connections (auto: control port - 1 when possible).",
 )
+@click.option("--tls-cert", type=click.Path(path_type=Path), default=None, help="PEM certificate.")
+@click.option("--tls-key", type=click.Path(path_type=Path), default=None, help="PEM private key.")
+@click.option(
+    "--tls-self-signed",
+    is_flag=True,
+    default=None,
+    help="Generate a development certificate next to the root and enable FTPS.",
+)
+@click.option(
+    "--tls-implicit-port", type=int, default=None, help="Also serve implicit FTPS on this port."
+)
+@click.option(
+    "--require-tls",
+    is_flag=True,
+    default=None,
+    help="Refuse logins and data connections without TLS (AUTH TLS, PROT P).",
+)
+@click.option(
+    "--tls-require-session-reuse",
+    is_flag=True,
+    default=None,
+    help="Data connections must resume the control connection's TLS session.",
+)
 @click.option("--check", is_flag=True, help="Print the data-channel plan and exit.")
 @click.option("--anonymous", is_flag=True, default=None, help="Allow anonymous read-only login.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
@@ -100,6 +124,12 @@ def serve(
     masquerade_address: str | None,
     passive_addresses: tuple[str, ...],
     active_source: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_self_signed: bool | None,
+    tls_implicit_port: int | None,
+    require_tls: bool | None,
+    tls_require_session_reuse: bool | None,
     check: bool,
     anonymous: bool | None,
     config_file: Path | None,
@@ -132,6 +162,19 @@ def serve(
         "anonymous": anonymous,
         "verbose": verbose,
         "limits": limits,
+        "tls": {
+            key: value
+            for key, value in {
+                "cert": tls_cert,
+                "key": tls_key,
+                "self_signed": tls_self_signed,
+                "implicit_port": tls_implicit_port,
+                "require_control": require_tls,
+                "require_data": require_tls,
+                "require_session_reuse": tls_require_session_reuse,
+            }.items()
+            if value is not None
+        },
     }
     try:
         config = load_config(config_file, overrides)
@@ -167,6 +210,13 @@ def _print_banner(server: FtpServer, config: ServerConfig, generated: str | None
         f"  passive ports {config.passive_ports}; "
         + "; ".join(f"PASV to {who}: {address}" for who, address in server.addresses.describe()),
     ]
+    if server.tls_certificate is not None:
+        lines.append(
+            "  FTPS: AUTH TLS on this port"
+            + (f", implicit TLS on port {server.implicit_port}" if server.implicit_port else "")
+            + f"; certificate {server.tls_certificate}"
+        )
+        lines.append(f"  SHA-256 fingerprint {certificate_fingerprint(server.tls_certificate)}")
     if generated is not None:
         lines += [
             f"  user: {DEFAULT_USER}  password: {generated}  (generated; use --user NAME:PASS)",

@@ -94,6 +94,8 @@ _SPECS: Final = (
     _spec("ABOR", _N, "ABOR (abort a transfer)"),
     _spec("ALLO", _O, "ALLO <SP> bytes (no-op)"),
     _spec("APPE", _A, "APPE <SP> file-name", writes=True),
+    _spec("AUTH", _A, "AUTH <SP> TLS", needs_login=False),
+    _spec("CCC", _N, "CCC (clear command channel; refused)", needs_login=False),
     _spec("CDUP", _N, "CDUP (go to parent directory)"),
     _spec("CWD", _A, "CWD <SP> dir-name"),
     _spec("DELE", _A, "DELE <SP> file-name", writes=True),
@@ -113,7 +115,9 @@ _SPECS: Final = (
     _spec("OPTS", _A, "OPTS <SP> UTF8 ON | MLST facts", needs_login=False),
     _spec("PASS", _O, "PASS <SP> password", needs_login=False),
     _spec("PASV", _N, "PASV (enter passive mode)"),
+    _spec("PBSZ", _A, "PBSZ <SP> 0", needs_login=False),
     _spec("PORT", _A, "PORT <SP> h1,h2,h3,h4,p1,p2"),
+    _spec("PROT", _A, "PROT <SP> P | C", needs_login=False),
     _spec("PWD", _N, "PWD (print working directory)"),
     _spec("QUIT", _N, "QUIT (close the session)", needs_login=False),
     _spec("REIN", _N, "REIN (log out, keep the connection)", needs_login=False),
@@ -141,7 +145,5 @@ _SPECS: Final = (
 COMMANDS: Final[dict[str, CommandSpec]] = {spec.verb: spec for spec in _SPECS}
 """Every verb ftpferry implements, by upper-case name."""
 
-NOT_IMPLEMENTED: Final = frozenset(
-    {"ACCT", "SMNT", "ADAT", "AUTH", "CCC", "CONF", "ENC", "MIC", "PBSZ", "PROT", "LANG"}
-)
+NOT_IMPLEMENTED: Final = frozenset({"ACCT", "SMNT", "ADAT", "CONF", "ENC", "MIC", "LANG"})
 """Verbs from the RFCs we know of but do not implement: these get 502, not 500."""

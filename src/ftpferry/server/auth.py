@@ -40,6 +40,7 @@ class Account:
     name: str
     home: Path
     read_only: bool
+    tls_required: bool = False
 
 
 def _digest(text: str) -> bytes:
@@ -87,7 +88,12 @@ class Authenticator:
             ok = hmac.compare_digest(_digest(password), _digest(user.password or ""))
         if not ok:
             return None
-        return Account(name=user.name, home=self.home_of(user), read_only=user.read_only)
+        return Account(
+            name=user.name,
+            home=self.home_of(user),
+            read_only=user.read_only,
+            tls_required=user.tls_required,
+        )
 
     @staticmethod
     def _verify_hash(password_hash: str, password: str) -> bool:

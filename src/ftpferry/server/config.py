@@ -21,6 +21,7 @@ from .addressing import PassiveAddressPlan, parse_network
 __all__ = [
     "ConfigError",
     "Limits",
+    "TlsConfig",
     "PortRange",
     "ServerConfig",
     "UserConfig",
@@ -70,6 +71,7 @@ class UserConfig(BaseModel):
     password: str | None = Field(default=None, repr=False)
     home: str | None = None
     read_only: bool = False
+    tls_required: bool = False
 
     @model_validator(mode="after")
     def _one_password(self) -> UserConfig:
@@ -80,6 +82,41 @@ class UserConfig(BaseModel):
                 f"user {self.name!r}: password_hash must be an argon2 hash "
                 "(make one with `ftpferry hash-password`)"
             )
+        return self
+
+
+class TlsConfig(BaseModel):
+    """FTPS (RFC 4217): certificate and policies."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    cert: Path | None = None
+    key: Path | None = None
+    self_signed: bool = False
+    implicit_port: int | None = Field(default=None, ge=0, le=65535)
+    require_control: bool = False
+    require_data: bool = False
+    require_session_reuse: bool = False
+    min_version: Literal["1.2", "1.3"] = "1.2"
+
+    @property
+    def enabled(self) -> bool:
+        """True when a certificate is configured (or will be generated)."""
+        return self.self_signed or self.cert is not None
+
+    @model_validator(mode="after")
+    def _certificate_present(self) -> TlsConfig:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("tls needs both cert and key files")
+        if self.cert is not None and self.self_signed:
+            raise ValueError("tls: choose either cert/key or self-signed, not both")
+        wants_tls = (
+            self.require_control
+            or self.require_data
+            or self.require_session_reuse
+            or self.implicit_port is not None
+        )
+        if wants_tls and not self.enabled:
+            raise ValueError("tls policies need a certificate: give cert and key, or self-signed")
         return self
 
 
@@ -111,6 +148,7 @@ class ServerConfig(BaseModel):
     anonymous: bool = False
     permit_foreign_addresses: bool = False
     limits: Limits = Limits()
+    tls: TlsConfig = TlsConfig()
     verbose: bool = False
 
     @field_validator("passive_ports", mode="before")
@@ -149,6 +187,9 @@ def _first_error(error: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
+_MERGED_TABLES = frozenset({"limits", "passive_address_map", "tls"})
+
+
 def load_config(file: Path | None, overrides: dict[str, Any]) -> ServerConfig:
     """Merge a TOML file and command-line overrides into a validated config.
 
@@ -167,9 +208,9 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> ServerConfig:
     for key, value in overrides.items():
         if key == "users" and value:
             data["users"] = list(data.get("users", [])) + list(value)
-        elif key in {"limits", "passive_address_map"} and value:
+        elif key in _MERGED_TABLES and value:
             data[key] = {**data.get(key, {}), **value}
-        elif value is not None and key not in {"users", "limits", "passive_address_map"}:
+        elif value is not None and key not in _MERGED_TABLES and key != "users":
             data[key] = value
     try:
         config = ServerConfig.model_validate(data)

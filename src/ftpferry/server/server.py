@@ -14,6 +14,7 @@ import collections
 import ipaddress
 import logging
 import resource
+import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from ftpferry.storage import LocalStorage
 from .addressing import PassiveAddressPlan
 from .auth import Account, Authenticator
 from .datachannel import PassivePortPool
+from .tls import build_server_context, write_self_signed
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -44,6 +46,10 @@ class FtpServer:
         self.addresses = PassiveAddressPlan(config.passive_address_map, config.masquerade_address)
         self.active_source_port: int | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self.tls_context: ssl.SSLContext | None = None
+        self.tls_certificate: Path | None = None
+        self._implicit: asyncio.Server | None = None
+        self.implicit_port: int | None = None
         self._sessions: set[Session] = set()
         self._per_ip: collections.Counter[str] = collections.Counter()
         self._storages: dict[Path, LocalStorage] = {}
@@ -117,13 +123,38 @@ class FtpServer:
         for user in self.config.users:
             self.authenticator.home_of(user).mkdir(parents=True, exist_ok=True)
 
+    def _prepare_tls(self) -> None:
+        tls = self.config.tls
+        if not tls.enabled:
+            return
+        if tls.self_signed:
+            directory = self.config.root.resolve().parent
+            cert, key = write_self_signed(directory, self.config.host)
+        else:
+            assert tls.cert is not None and tls.key is not None
+            cert, key = tls.cert, tls.key
+        self.tls_context = build_server_context(cert, key, minimum=tls.min_version)
+        self.tls_certificate = cert
+
     async def start(self) -> None:
-        """Create the root and homes, then listen."""
+        """Create the root and homes, load TLS, then listen."""
         from .session import Session  # noqa: PLC0415 - session imports this module's types
 
         self._prepare_directories()
+        self._prepare_tls()
         self._raise_file_limit()
         loop = asyncio.get_running_loop()
+        if self.config.tls.implicit_port is not None:
+            self._implicit = await loop.create_server(
+                lambda: Session(self),
+                host=self.config.host,
+                port=self.config.tls.implicit_port,
+                reuse_address=True,
+                backlog=1024,
+                ssl=self.tls_context,
+                ssl_handshake_timeout=self.config.limits.login_timeout,
+            )
+            self.implicit_port = int(self._implicit.sockets[0].getsockname()[1])
         self._server = await loop.create_server(
             lambda: Session(self),
             host=self.config.host,
@@ -148,8 +179,9 @@ class FtpServer:
         """Stop listening and close every session, aborting open transfers."""
         if self._refresher is not None:
             self._refresher.cancel()
-        if self._server is not None:
-            self._server.close()
+        for listener in (self._server, self._implicit):
+            if listener is not None:
+                listener.close()
         for session in list(self._sessions):
             session.reply(421, "Server shutting down.")
             session.close()

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Final
 
 from ftpferry.protocol import (
     COMMANDS,
+    MAX_LINE,
     NEED_DATA,
     Arg,
     EndOfStream,
@@ -95,15 +96,18 @@ class Session(asyncio.Protocol):
         "local_port",
         "mlst_facts",
         "passive",
+        "pbsz_done",
         "peer",
         "peer_host",
         "peer_port",
         "pending_user",
         "progress",
+        "prot_private",
         "rename_from",
         "rest_offset",
         "server",
         "storage",
+        "tls_active",
         "transfer_task",
         "transport",
     )
@@ -138,6 +142,9 @@ class Session(asyncio.Protocol):
         self.transfer_task: asyncio.Task[None] | None = None
         self.progress: Progress | None = None
         self.abort_requested = False
+        self.tls_active = False
+        self.pbsz_done = False
+        self.prot_private = False
 
     # -- asyncio.Protocol ------------------------------------------------------------
 
@@ -159,6 +166,10 @@ class Session(asyncio.Protocol):
             transport.close()
             return
         self._admitted = True
+        if transport.get_extra_info("sslcontext") is not None:
+            # Implicit FTPS: the connection is TLS from its first byte, and
+            # clients expect protected data connections without asking.
+            self.tls_active = self.pbsz_done = self.prot_private = True
         sock: socket.socket | None = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -301,7 +312,9 @@ class Session(asyncio.Protocol):
 
     async def _handle(self, event: Event) -> None:
         if isinstance(event, LineTooLong):
-            self.reply(ReplyCode.SYNTAX_ERROR, f"Command line too long (limit is {4096} bytes).")
+            self.reply(
+                ReplyCode.SYNTAX_ERROR, f"Command line too long (limit is {MAX_LINE} bytes)."
+            )
             return
         command = parse_command(event.text)
         if command is None:
@@ -368,6 +381,12 @@ class Session(asyncio.Protocol):
         """The logged-in user's storage (handlers run only after login)."""
         assert self.storage is not None
         return self.storage
+
+    @property
+    def data_protection_required(self) -> bool:
+        """True when policy demands PROT P (server-wide or for this user)."""
+        account = self.account
+        return self.server.config.tls.require_data or (account is not None and account.tls_required)
 
     @property
     def writable(self) -> bool:

@@ -23,9 +23,12 @@ import fcntl
 import os
 import re
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
+
+from .tls import tls_recv_into, tls_sendall
 
 __all__ = [
     "AsciiDecoder",
@@ -78,10 +81,16 @@ async def _wait_readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
 
 
 async def send_file(sock: socket.socket, file: BinaryIO, offset: int, progress: Progress) -> None:
-    """Send ``file`` from ``offset`` to its end over ``sock`` (binary mode)."""
+    """Send ``file`` from ``offset`` to its end over ``sock`` (binary mode).
+
+    TLS data connections cannot use sendfile (the bytes must be encrypted in
+    user space), so they take the read-and-send path.
+    """
     loop = asyncio.get_running_loop()
     try:
         in_fd = file.fileno()
+        if isinstance(sock, ssl.SSLSocket):
+            raise ValueError("TLS needs user-space encryption")
     except (AttributeError, OSError, ValueError):
         file.seek(offset)
         while chunk := file.read(RECV_CHUNK):
@@ -103,8 +112,10 @@ async def send_file(sock: socket.socket, file: BinaryIO, offset: int, progress: 
 
 async def send_bytes(sock: socket.socket, data: bytes, progress: Progress) -> None:
     """Send a block of bytes (listings, ASCII-converted file chunks)."""
-    loop = asyncio.get_running_loop()
-    await loop.sock_sendall(sock, data)
+    if isinstance(sock, ssl.SSLSocket):
+        await tls_sendall(sock, data)
+    else:
+        await asyncio.get_running_loop().sock_sendall(sock, data)
     progress.bytes += len(data)
 
 
@@ -162,7 +173,8 @@ async def receive_to_file(
     sock: socket.socket, file: BinaryIO, progress: Progress, *, ascii_mode: bool = False
 ) -> None:
     """Receive until the peer closes, writing to ``file`` (STOR/APPE/STOU)."""
-    if not ascii_mode:
+    tls = isinstance(sock, ssl.SSLSocket)
+    if not ascii_mode and not tls:
         with contextlib.suppress(_SpliceUnavailable):
             await _splice_to_file(sock, file, progress)
             return
@@ -171,7 +183,10 @@ async def receive_to_file(
     buffer = bytearray(RECV_CHUNK if not ascii_mode else 256 * 1024)
     view = memoryview(buffer)
     while True:
-        count = await loop.sock_recv_into(sock, buffer)
+        if isinstance(sock, ssl.SSLSocket):
+            count = await tls_recv_into(sock, buffer)
+        else:
+            count = await loop.sock_recv_into(sock, buffer)
         if count == 0:
             break
         progress.bytes += count

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
-from . import control, data, files
+from . import control, data, files, security
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -22,6 +22,8 @@ HANDLERS: Final[dict[str, Handler]] = {
     "ABOR": data.abort,
     "ALLO": control.allocate,
     "APPE": data.append,
+    "AUTH": security.auth,
+    "CCC": security.clear_command_channel,
     "CDUP": files.parent_directory,
     "CWD": files.change_directory,
     "DELE": files.delete,
@@ -41,7 +43,9 @@ HANDLERS: Final[dict[str, Handler]] = {
     "OPTS": control.options,
     "PASS": control.password,
     "PASV": data.passive,
+    "PBSZ": security.protection_buffer_size,
     "PORT": data.port,
+    "PROT": security.protection_level,
     "PWD": files.print_directory,
     "QUIT": control.quit_session,
     "REIN": control.reinitialize,

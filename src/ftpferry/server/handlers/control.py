@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Final
 
 from ftpferry.protocol import COMMANDS, ReplyCode
 from ftpferry.protocol.listing import ALL_FACTS
-from ftpferry.storage import LocalStorage
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -36,6 +35,9 @@ async def user(session: Session, arg: str) -> None:
         session.reply(ReplyCode.BAD_SEQUENCE, "Cannot change user during a transfer.")
         return
     name = arg.strip()
+    if session.server.config.tls.require_control and not session.tls_active:
+        session.reply(ReplyCode.NOT_LOGGED_IN, "TLS is required: send AUTH TLS before USER.")
+        return
     session.reset_login()
     session.pending_user = name
     if session.server.authenticator.is_anonymous(name):
@@ -59,6 +61,10 @@ async def password(session: Session, arg: str) -> None:
         log.warning("failed login for user %r from %s", name[:64], session.peer)
         await asyncio.sleep(session.server.config.limits.failed_login_delay)
         session.reply(ReplyCode.NOT_LOGGED_IN, "Login incorrect.")
+        return
+    if account.tls_required and not session.tls_active:
+        log.warning("user %s refused over clear text from %s", account.name, session.peer)
+        session.reply(ReplyCode.NOT_LOGGED_IN, "TLS is required for this user: use AUTH TLS.")
         return
     session.account = account
     session.storage = session.server.storage_for(account)
@@ -136,9 +142,15 @@ async def allocate(session: Session, arg: str) -> None:
     session.reply(ReplyCode.COMMAND_SUPERFLUOUS, "No storage allocation necessary.")
 
 
+TLS_FEATURES: Final = ("AUTH TLS", "PBSZ", "PROT")
+
+
 async def features(session: Session, arg: str) -> None:
-    """FEAT (RFC 2389)."""
-    session.reply(ReplyCode.SYSTEM_STATUS, "Features:", *FEATURES, "End")
+    """FEAT (RFC 2389); AUTH/PBSZ/PROT only when TLS is configured."""
+    listed: tuple[str, ...] = FEATURES
+    if session.server.tls_context is not None:
+        listed = tuple(sorted(FEATURES + TLS_FEATURES))
+    session.reply(ReplyCode.SYSTEM_STATUS, "Features:", *listed, "End")
 
 
 async def options(session: Session, arg: str) -> None:
@@ -225,7 +237,6 @@ def server_status(session: Session) -> None:
 
 __all__ = [
     "FEATURES",
-    "LocalStorage",
     "allocate",
     "features",
     "help_command",

@@ -35,6 +35,7 @@ from ftpferry.protocol.paths import virtual_name
 from ftpferry.storage import NotADirectory
 
 from ..datachannel import ActiveTarget, DataConnectError, PassiveListener, connect_active
+from ..tls import tls_handshake, tls_shutdown
 from ..transfer import Progress, receive_to_file, send_bytes, send_file, send_file_ascii
 from .listings import list_entries, list_names, strip_list_options
 
@@ -235,6 +236,13 @@ async def run_transfer(
     session: Session, *, direction: str, path: str, opening: str, body: Body
 ) -> bool:
     """Open the data connection, run ``body`` over it, reply; True on success."""
+    if session.data_protection_required and not session.prot_private:
+        session.close_data_channel()
+        session.reply(
+            ReplyCode.DATA_PROTECTION_REQUIRED,
+            "Data connections must be protected: send AUTH TLS, PBSZ 0 and PROT P.",
+        )
+        return False
     try:
         sock, mode = await _open_data_connection(session)
     except DataConnectError as exc:
@@ -243,7 +251,9 @@ async def run_transfer(
         return False
     progress = Progress(path=path, direction=direction, mode=mode)
     session.reply(ReplyCode.FILE_STATUS_OK, opening)
-    task: asyncio.Task[None] = asyncio.get_running_loop().create_task(body(sock, progress))
+    task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
+        _secured(session, sock, progress, body)
+    )
     session.transfer_task, session.progress = task, progress
     try:
         await asyncio.wait({task})
@@ -254,6 +264,29 @@ async def run_transfer(
         sock.close()
         session.last_activity = time.monotonic()
     return _report(session, task, progress)
+
+
+async def _secured(session: Session, sock: socket.socket, progress: Progress, body: Body) -> None:
+    """Run ``body`` over the data socket, inside TLS when PROT P is in force."""
+    context = session.server.tls_context
+    if not session.prot_private or context is None:
+        await body(sock, progress)
+        return
+    timeout = session.server.config.limits.data_timeout
+    try:
+        secure = await tls_handshake(context, sock, timeout)
+    except (OSError, TimeoutError) as exc:
+        raise DataConnectError(f"TLS handshake on the data connection failed: {exc}") from exc
+    try:
+        if session.server.config.tls.require_session_reuse and not secure.session_reused:
+            raise DataConnectError(
+                "TLS session reuse is required on the data connection: "
+                "the client must resume the control connection's session"
+            )
+        await body(secure, progress)
+        await tls_shutdown(secure)
+    finally:
+        secure.close()
 
 
 def _report(session: Session, task: asyncio.Task[None], progress: Progress) -> bool:
@@ -270,6 +303,10 @@ def _report(session: Session, task: asyncio.Task[None], progress: Progress) -> b
             session.reply(ReplyCode.TRANSFER_COMPLETE, "ABOR successful.")
         return False
     error = task.exception()
+    if isinstance(error, DataConnectError):
+        log.warning("data connection refused: %s (%s)", summary, error)
+        session.reply(ReplyCode.CANT_OPEN_DATA, f"{error}.")
+        return False
     if error is None:
         log.info("done: %s", summary)
         session.reply(ReplyCode.TRANSFER_COMPLETE, "Transfer complete.")

@@ -1,0 +1,186 @@
+"""FTPS (RFC 4217): the server's TLS context and TLS on raw data sockets.
+
+The control channel is upgraded with :meth:`asyncio.loop.start_tls` (AUTH
+TLS) or accepted already wrapped (implicit FTPS).  Data connections are raw
+non-blocking sockets (see :mod:`.transfer`), and asyncio's ``sock_*`` calls
+refuse SSL sockets, so this module drives ``SSLSocket`` reads, writes and
+handshakes itself from readiness callbacks.
+
+One :class:`ssl.SSLContext` serves both channels, which is what lets a data
+connection resume the control connection's TLS session: the server-side
+session cache lives in the context.  Some firewall and client combinations
+need that reuse proven (vsftpd's ``require_ssl_reuse``), so it can be
+required by policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import ipaddress
+import logging
+import socket
+import ssl
+from pathlib import Path
+
+__all__ = [
+    "build_server_context",
+    "certificate_fingerprint",
+    "tls_handshake",
+    "tls_recv_into",
+    "tls_sendall",
+    "tls_shutdown",
+    "write_self_signed",
+]
+
+log = logging.getLogger("ftpferry.tls")
+
+SHUTDOWN_TIMEOUT = 2.0
+
+
+def build_server_context(cert: Path, key: Path, *, minimum: str = "1.2") -> ssl.SSLContext:
+    """A server context with sane defaults: TLS >= 1.2, no compression, tickets on."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3 if minimum == "1.3" else ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_COMPRESSION
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from exc
+    return context
+
+
+def write_self_signed(directory: Path, host: str) -> tuple[Path, Path]:
+    """Create a development certificate and key in ``directory`` (reused if present)."""
+    from cryptography import x509  # noqa: PLC0415 - only --tls-self-signed needs it
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    cert_path = directory / "ftpferry-selfsigned-cert.pem"
+    key_path = directory / "ftpferry-selfsigned-key.pem"
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"ftpferry {host}")])
+    alt_names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    for text in {host, "127.0.0.1", "::1"}:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(text)))
+        except ValueError:
+            alt_names.append(x509.DNSName(text))
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
+def certificate_fingerprint(cert: Path) -> str:
+    """SHA-256 fingerprint of a PEM certificate, as browsers and curl show it."""
+    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+async def _wait(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool) -> None:
+    waiter = loop.create_future()
+    if write:
+        loop.add_writer(fd, waiter.set_result, None)
+    else:
+        loop.add_reader(fd, waiter.set_result, None)
+    try:
+        await waiter
+    finally:
+        if write:
+            loop.remove_writer(fd)
+        else:
+            loop.remove_reader(fd)
+
+
+async def tls_handshake(
+    context: ssl.SSLContext, sock: socket.socket, timeout: float
+) -> ssl.SSLSocket:
+    """Wrap a connected non-blocking socket and complete the server handshake."""
+    tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                tls.do_handshake()
+            except ssl.SSLWantReadError:
+                await _wait(loop, tls.fileno(), write=False)
+            except ssl.SSLWantWriteError:
+                await _wait(loop, tls.fileno(), write=True)
+            else:
+                return tls
+
+
+async def tls_sendall(sock: ssl.SSLSocket, data: bytes | memoryview) -> int:
+    """Send everything; returns the byte count."""
+    loop = asyncio.get_running_loop()
+    view = memoryview(data)
+    total = len(view)
+    while view:
+        try:
+            sent = sock.send(view)
+        except ssl.SSLWantWriteError:
+            await _wait(loop, sock.fileno(), write=True)
+            continue
+        except ssl.SSLWantReadError:
+            await _wait(loop, sock.fileno(), write=False)
+            continue
+        view = view[sent:]
+    return total
+
+
+async def tls_recv_into(sock: ssl.SSLSocket, buffer: bytearray) -> int:
+    """Receive into ``buffer``; 0 means the peer closed (with or without close_notify)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            return sock.recv_into(buffer)
+        except ssl.SSLWantReadError:
+            await _wait(loop, sock.fileno(), write=False)
+        except ssl.SSLWantWriteError:
+            await _wait(loop, sock.fileno(), write=True)
+        except ssl.SSLZeroReturnError:
+            return 0
+        except ssl.SSLEOFError:
+            return 0  # closed without close_notify: many FTPS clients do this
+
+
+async def tls_shutdown(sock: ssl.SSLSocket) -> None:
+    """Send close_notify (clients such as curl expect it), bounded in time."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+            while True:
+                try:
+                    sock.unwrap()
+                    return
+                except ssl.SSLWantReadError:
+                    await _wait(loop, sock.fileno(), write=False)
+                except ssl.SSLWantWriteError:
+                    await _wait(loop, sock.fileno(), write=True)
+    except (TimeoutError, OSError, ValueError):
+        return
