@@ -59,3 +59,10 @@ check: lint typecheck test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+
+## bench: side-by-side benchmark vs pyftpdlib, vsftpd, proftpd, pure-ftpd (see bench/README.md)
+.PHONY: bench
+bench: $(VENV)/.installed-test
+	@if [ "$$(id -u)" = 0 ]; then sh bench/install-servers.sh; \
+	else echo "note: not root; the vsftpd, proftpd and pure-ftpd rows will say they were skipped"; fi
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -329,6 +329,12 @@ def test_traversal_resolves_inside_root(site: Site, prefix: str) -> None:
         assert code == 226
         assert b"pub" in listing
         assert SENTINEL_NAME.encode() not in listing
+        code, listing = site.download(client, f"LIST -la {prefix}")
+        assert code == 226
+        assert b"pub" in listing
+        code, names = site.download(client, f"NLST {prefix}*")
+        assert code == 226
+        assert b"pub" in names
         code, names = site.download(client, f"NLST {prefix}")
         assert code == 226
         assert SENTINEL_NAME.encode() not in names
@@ -399,6 +405,7 @@ def test_symlink_out_of_root_is_refused(site: Site) -> None:
     os.symlink(outside, root / "escape")  # a directory link to the root's parent
     os.symlink(site.sentinel, root / "leak.txt")  # a file link to the sentinel
     os.symlink(outside / "secret-outside", root / "pub" / "deep")  # one level down
+    os.symlink(outside / "created-by-ftp.txt", root / "dangle")  # not there yet
     with site.logged_in() as client:
         wrong: dict[str, int] = {}
 
@@ -426,6 +433,8 @@ def test_symlink_out_of_root_is_refused(site: Site) -> None:
             "SITE CHMOD 777 leak.txt",
             "SITE CHMOD 777 escape",
             "MFMT 20000101000000 leak.txt",
+            "RNFR leak.txt",
+            "MKD dangle",
         ):
             expect(line, client.command(line)[0])
         for line in (
@@ -440,6 +449,10 @@ def test_symlink_out_of_root_is_refused(site: Site) -> None:
             "NLST pub/deep",
             "MLSD escape",
             "MLSD pub/deep",
+            "LIST escape/*",
+            "NLST escape/*.txt",
+            "LIST -la escape",
+            "RETR dangle",
         ):
             expect(line, site.download(client, line)[0])
         for line in (
@@ -448,6 +461,8 @@ def test_symlink_out_of_root_is_refused(site: Site) -> None:
             "STOR leak.txt",
             "APPE leak.txt",
             "STOR pub/deep/new.txt",
+            "STOR dangle",
+            "APPE dangle",
         ):
             expect(line, site.upload(client, line, b"overwritten"))
         assert client.command("RNFR pub/readme.txt")[0] == 350
@@ -462,6 +477,7 @@ def test_symlink_out_of_root_is_refused(site: Site) -> None:
         assert b"escape" in listing
     assert not (outside / "new.txt").exists()
     assert not (outside / "moved.txt").exists()
+    assert not (outside / "created-by-ftp.txt").exists()
     assert (root / "pub" / "readme.txt").exists()
     site.assert_intact()
 
@@ -708,6 +724,43 @@ def test_cr_lf_injection_cannot_forge_replies(
     site.assert_intact()
 
 
+def test_file_names_with_line_ends_on_disk_stay_inside_one_reply(site: Site) -> None:
+    # Names a client cannot send, but a local user (or another protocol) can create.
+    for name in ("x\r\n230 forged", "y\n226 forged", "z\r550 forged"):
+        (site.root / "pub" / name).write_bytes(b"x")
+    (site.root / "pub" / "d\r\n257 forged").mkdir()
+    with site.logged_in() as client:
+        client.send_raw(b"STAT /pub\r\n")
+        lines = client.raw_reply()
+        _assert_clean(lines, {213}, b"STAT /pub")
+        assert len(lines) >= 6, lines
+        client.send_raw(b"STAT\r\n")
+        _assert_clean(client.raw_reply(), {211}, b"STAT")
+        assert client.command("NOOP")[0] == 200
+    site.assert_intact()
+
+
+def test_overlong_names_are_refused_cleanly(site: Site) -> None:
+    long_name = "n" * 300
+    deep = "/".join(["d"] * 1500)
+    with site.logged_in() as client:
+        for line in (
+            f"MKD {long_name}",
+            f"CWD {long_name}",
+            f"SIZE {long_name}",
+            f"DELE {long_name}",
+            f"CWD {deep}",
+            f"MKD {deep}",
+            f"MLST {deep}",
+        ):
+            code, text = client.command(line)
+            assert code in {550, 553}, f"{line[:20]}... -> {code} {text}"
+        assert site.upload(client, f"STOR {long_name}", b"x") in {550, 553}
+        assert site.download(client, f"RETR {long_name}")[0] in {550, 553}
+        assert client.command("NOOP")[0] == 200
+    site.assert_intact()
+
+
 # -- hostile user names and pipelining ---------------------------------------------------------
 
 
@@ -781,6 +834,19 @@ def test_absurd_rest_offset(site: Site, verb: str, offset: str) -> None:
         assert client.command("REST 0")[0] == 350
     huge = site.root / "huge.bin"
     assert not huge.exists() or huge.stat().st_blocks < 1024
+    site.assert_intact()
+
+
+def test_half_close_answers_what_was_sent(site: Site) -> None:
+    with site.client() as client:
+        client.send_raw(f"USER {USER}\r\nPASS {PASSWORD}\r\nPWD\r\n".encode())
+        client.sock.shutdown(socket.SHUT_WR)
+        assert [client.read_reply()[0] for _ in range(3)] == [331, 230, 257]
+        client.sock.settimeout(5)
+        rest = b""
+        while chunk := client.sock.recv(4096):
+            rest += chunk
+        assert rest in {b"", b"221 Goodbye.\r\n"} or rest.startswith(b"221"), rest
     site.assert_intact()
 
 
@@ -957,4 +1023,81 @@ def test_idle_and_slow_clients_do_not_block_others(site: Site) -> None:
     finally:
         for client in idle + slow:
             client.close()
+    site.assert_intact()
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs /proc")
+def test_client_that_never_reads_replies(site: Site) -> None:
+    pid = site.server.process.pid
+    rss_before = _rss_kib(pid)
+    with site.logged_in() as client:
+        client.sock.setblocking(False)
+        burst = b"NOOP\r\nPWD\r\nHELP\r\n" * 2000
+        sent = 0
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and sent < 50 * 1024 * 1024:
+            try:
+                sent += client.sock.send(burst)
+            except BlockingIOError:
+                time.sleep(0.05)
+        # Back-pressure: the server stopped reading long before 50 MB of commands.
+        assert sent < 50 * 1024 * 1024, "the server kept reading commands nobody reads replies to"
+        rss_after = _rss_kib(pid)
+        assert rss_after - rss_before < 64 * 1024, f"RSS grew from {rss_before} to {rss_after} KiB"
+        with site.logged_in() as other:  # others are served meanwhile
+            assert other.command("NOOP")[0] == 200
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01" + b"\x00" * 7)
+    site.assert_intact()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_connection_churn_and_resets_do_not_leak(site: Site) -> None:
+    pid = site.server.process.pid
+    with site.logged_in() as warm:
+        assert warm.command("NOOP")[0] == 200
+    time.sleep(0.2)
+    before = _open_fds(pid)
+    linger_reset = b"\x01" + b"\x00" * 7
+    for i in range(150):
+        sock = socket.create_connection((site.server.host, site.server.port), timeout=TIMEOUT)
+        if i % 3 == 1:
+            sock.sendall(f"USER {USER}\r\nPASS {PASSWORD}\r\nPASV\r\n".encode())
+        elif i % 3 == 2:
+            sock.sendall(b"NOOP")  # half a command
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_reset)
+        sock.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _open_fds(pid) > before + 2:
+        time.sleep(0.1)
+    after = _open_fds(pid)
+    assert after <= before + 2, f"descriptors grew from {before} to {after}"
+    site.assert_intact()
+
+
+def test_connection_flood_is_bounded(site: Site) -> None:
+    socks: list[socket.socket] = []
+    greetings: list[bytes] = []
+    try:
+        for _ in range(100):
+            sock = socket.create_connection((site.server.host, site.server.port), timeout=TIMEOUT)
+            socks.append(sock)
+        for sock in socks:
+            try:
+                greetings.append(sock.recv(200)[:3])
+            except (ConnectionResetError, TimeoutError):
+                greetings.append(b"")
+        refused = [code for code in greetings if code != b"220"]
+        assert set(refused) <= {b"421", b""}, greetings
+        assert greetings.count(b"220") >= 20, greetings
+    finally:
+        for sock in socks:
+            sock.close()
+    time.sleep(0.3)
     site.assert_intact()
