@@ -46,10 +46,12 @@ def busy_server(tmp_path: Path) -> Iterator[ServerProcess]:
     server.stop()
 
 
-def one_client(server: ServerProcess, index: int, start: threading.Barrier) -> Outcome:
+def one_client(
+    server: ServerProcess, index: int, start: threading.Barrier, round_number: int = 0
+) -> Outcome:
     """Upload a distinct random file, download it back, report both digests."""
     passive = index % 2 == 0
-    name = f"client-{index:02d}-{'pasv' if passive else 'port'}.bin"
+    name = f"r{round_number}-client-{index:02d}-{'pasv' if passive else 'port'}.bin"
     payload = random_bytes(1_000_000 + index * 997, name)
     try:
         ftp = ftp_login(server, passive=passive, timeout=60)
@@ -67,24 +69,40 @@ def one_client(server: ServerProcess, index: int, start: threading.Barrier) -> O
     return Outcome(name, passive, sha256(payload), digest.hexdigest(), len(payload))
 
 
-def test_fifty_clients_upload_and_download(busy_server: ServerProcess) -> None:
+def run_round(server: ServerProcess, round_number: int) -> list[Outcome]:
+    """50 clients at once; every one must finish within OVERALL_TIMEOUT and succeed."""
     start = threading.Barrier(CLIENTS)
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        futures = [pool.submit(one_client, busy_server, i, start) for i in range(CLIENTS)]
+        futures = [pool.submit(one_client, server, i, start, round_number) for i in range(CLIENTS)]
         done, pending = wait(futures, timeout=OVERALL_TIMEOUT)
         for future in pending:
             future.cancel()
         start.abort()  # release anyone still waiting if a client died before the barrier
     assert not pending, f"{len(pending)} clients still running after {OVERALL_TIMEOUT} s"
     errors = [repr(f.exception()) for f in done if f.exception() is not None]
-    assert not errors, f"{len(errors)} clients failed: {errors[:5]}\n{log_tail(busy_server)}"
+    assert not errors, f"{len(errors)} clients failed: {errors[:5]}\n{log_tail(server)}"
+    return [f.result() for f in futures]
 
-    outcomes = [f.result() for f in futures]
+
+def check_outcomes(server: ServerProcess, outcomes: list[Outcome]) -> None:
+    """Every client got back what it sent, and the disk holds exactly that."""
     assert sum(o.passive for o in outcomes) == CLIENTS // 2
     for outcome in outcomes:
         assert outcome.received_sha256 == outcome.sent_sha256, outcome.name
-        stored = busy_server.root / outcome.name
+        stored = server.root / outcome.name
         assert stored.stat().st_size == outcome.size, outcome.name
         assert sha256_file(stored) == outcome.sent_sha256, outcome.name
+
+
+def test_fifty_clients_upload_and_download(busy_server: ServerProcess) -> None:
+    check_outcomes(busy_server, run_round(busy_server, 0))
     assert len(list(busy_server.root.iterdir())) == CLIENTS
+    assert busy_server.alive()
+
+
+def test_passive_ports_are_recycled(busy_server: ServerProcess) -> None:
+    """Three rounds open 150 passive listeners on 120 ports: each must be given back."""
+    for round_number in range(3):
+        check_outcomes(busy_server, run_round(busy_server, round_number))
+    assert len(list(busy_server.root.iterdir())) == 3 * CLIENTS
     assert busy_server.alive()

@@ -455,7 +455,8 @@ def test_abort_after_closing_the_data_connection(remote: Remote) -> None:
     """
     (remote.dir / "big.bin").write_bytes(random_bytes(8 * MIB, remote.area))
     ftp = remote.ftp
-    ftp.sock.settimeout(5)
+    assert ftp.sock is not None
+    ftp.sock.settimeout(5)  # a missing reply must fail fast, not hang
     mark = log_mark(remote.server)
     for attempt in range(10):
         conn = ftp.transfercmd("RETR big.bin")
