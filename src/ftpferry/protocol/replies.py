@@ -62,6 +62,7 @@ class ReplyCode(IntEnum):
     PAGE_TYPE_UNKNOWN = 551
     EXCEEDED_STORAGE = 552
     BAD_FILE_NAME = 553
+    INVALID_REST = 554
 
 
 def sanitize(text: str) -> str:

@@ -24,6 +24,8 @@ import socket
 import ssl
 from pathlib import Path
 
+from .readiness import wait_readable, wait_writable
+
 __all__ = [
     "build_server_context",
     "certificate_fingerprint",
@@ -102,52 +104,35 @@ def certificate_fingerprint(cert: Path) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-async def _wait(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool) -> None:
-    waiter = loop.create_future()
-    if write:
-        loop.add_writer(fd, waiter.set_result, None)
-    else:
-        loop.add_reader(fd, waiter.set_result, None)
-    try:
-        await waiter
-    finally:
-        if write:
-            loop.remove_writer(fd)
-        else:
-            loop.remove_reader(fd)
-
-
 async def tls_handshake(
     context: ssl.SSLContext, sock: socket.socket, timeout: float
 ) -> ssl.SSLSocket:
     """Wrap a connected non-blocking socket and complete the server handshake."""
     tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-    loop = asyncio.get_running_loop()
     async with asyncio.timeout(timeout):
         while True:
             try:
                 tls.do_handshake()
             except ssl.SSLWantReadError:
-                await _wait(loop, tls.fileno(), write=False)
+                await wait_readable(tls.fileno())
             except ssl.SSLWantWriteError:
-                await _wait(loop, tls.fileno(), write=True)
+                await wait_writable(tls.fileno())
             else:
                 return tls
 
 
 async def tls_sendall(sock: ssl.SSLSocket, data: bytes | memoryview) -> int:
     """Send everything; returns the byte count."""
-    loop = asyncio.get_running_loop()
     view = memoryview(data)
     total = len(view)
     while view:
         try:
             sent = sock.send(view)
         except ssl.SSLWantWriteError:
-            await _wait(loop, sock.fileno(), write=True)
+            await wait_writable(sock.fileno())
             continue
         except ssl.SSLWantReadError:
-            await _wait(loop, sock.fileno(), write=False)
+            await wait_readable(sock.fileno())
             continue
         view = view[sent:]
     return total
@@ -155,14 +140,13 @@ async def tls_sendall(sock: ssl.SSLSocket, data: bytes | memoryview) -> int:
 
 async def tls_recv_into(sock: ssl.SSLSocket, buffer: bytearray) -> int:
     """Receive into ``buffer``; 0 means the peer closed (with or without close_notify)."""
-    loop = asyncio.get_running_loop()
     while True:
         try:
             return sock.recv_into(buffer)
         except ssl.SSLWantReadError:
-            await _wait(loop, sock.fileno(), write=False)
+            await wait_readable(sock.fileno())
         except ssl.SSLWantWriteError:
-            await _wait(loop, sock.fileno(), write=True)
+            await wait_writable(sock.fileno())
         except ssl.SSLZeroReturnError:
             return 0
         except ssl.SSLEOFError:
@@ -171,7 +155,6 @@ async def tls_recv_into(sock: ssl.SSLSocket, buffer: bytearray) -> int:
 
 async def tls_shutdown(sock: ssl.SSLSocket) -> None:
     """Send close_notify (clients such as curl expect it), bounded in time."""
-    loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(SHUTDOWN_TIMEOUT):
             while True:
@@ -179,8 +162,8 @@ async def tls_shutdown(sock: ssl.SSLSocket) -> None:
                     sock.unwrap()
                     return
                 except ssl.SSLWantReadError:
-                    await _wait(loop, sock.fileno(), write=False)
+                    await wait_readable(sock.fileno())
                 except ssl.SSLWantWriteError:
-                    await _wait(loop, sock.fileno(), write=True)
+                    await wait_writable(sock.fileno())
     except (TimeoutError, OSError, ValueError):
         return

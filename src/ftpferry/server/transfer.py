@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
+from .readiness import wait_readable, wait_writable
 from .tls import tls_recv_into, tls_sendall
 
 __all__ = [
@@ -62,31 +63,12 @@ class Progress:
         return time.monotonic() - self.started
 
 
-async def _wait_writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    waiter = loop.create_future()
-    loop.add_writer(fd, waiter.set_result, None)
-    try:
-        await waiter
-    finally:
-        loop.remove_writer(fd)
-
-
-async def _wait_readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    waiter = loop.create_future()
-    loop.add_reader(fd, waiter.set_result, None)
-    try:
-        await waiter
-    finally:
-        loop.remove_reader(fd)
-
-
 async def send_file(sock: socket.socket, file: BinaryIO, offset: int, progress: Progress) -> None:
     """Send ``file`` from ``offset`` to its end over ``sock`` (binary mode).
 
     TLS data connections cannot use sendfile (the bytes must be encrypted in
     user space), so they take the read-and-send path.
     """
-    loop = asyncio.get_running_loop()
     try:
         in_fd = file.fileno()
         if isinstance(sock, ssl.SSLSocket):
@@ -101,7 +83,7 @@ async def send_file(sock: socket.socket, file: BinaryIO, offset: int, progress: 
         try:
             sent = os.sendfile(out_fd, in_fd, offset, SENDFILE_CHUNK)
         except BlockingIOError:
-            await _wait_writable(loop, out_fd)
+            await wait_writable(out_fd)
             continue
         if sent == 0:
             return
@@ -214,7 +196,6 @@ async def _splice_to_file(sock: socket.socket, file: BinaryIO, progress: Progres
         raise _SpliceUnavailable from exc
     if splice is None:
         raise _SpliceUnavailable
-    loop = asyncio.get_running_loop()
     in_fd = sock.fileno()
     pipe_read, pipe_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     try:
@@ -226,7 +207,7 @@ async def _splice_to_file(sock: socket.socket, file: BinaryIO, progress: Progres
             try:
                 moved = splice(in_fd, pipe_write, PIPE_SIZE, flags=flags)
             except BlockingIOError:
-                await _wait_readable(loop, in_fd)
+                await wait_readable(in_fd)
                 continue
             except OSError as exc:
                 if first and exc.errno in {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}:

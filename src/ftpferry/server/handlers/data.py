@@ -32,7 +32,7 @@ from ftpferry.protocol import (
 )
 from ftpferry.protocol.listing import DEFAULT_FACTS
 from ftpferry.protocol.paths import virtual_name
-from ftpferry.storage import NotADirectory
+from ftpferry.storage import NotADirectory, StorageError
 
 from ..datachannel import ActiveTarget, DataConnectError, PassiveListener, connect_active
 from ..tls import tls_handshake, tls_shutdown
@@ -60,6 +60,9 @@ __all__ = [
 
 log = logging.getLogger("ftpferry.transfer")
 
+MAX_OFFSET = (1 << 63) - 1
+"""The largest offset a file can have (off_t); REST beyond it is a syntax error."""
+
 Body = Callable[[socket.socket, Progress], Coroutine[Any, Any, None]]
 
 
@@ -80,6 +83,10 @@ def _check_active_target(session: Session, address: HostPort) -> str | None:
 
 
 def _set_active(session: Session, address: HostPort, command: str) -> None:
+    if address.host.is_unspecified:
+        # lftp sends EPRT |2|::|port| for an unbound socket on loopback: it
+        # means "my own address", which is the control peer.
+        address = HostPort(session.peer, address.port)
     reason = _check_active_target(session, address)
     if reason is not None:
         log.warning("%s refused for %s: %s", command, session.peer, reason)
@@ -195,7 +202,7 @@ async def extended_passive(session: Session, arg: str) -> None:
 async def restart(session: Session, arg: str) -> None:
     """REST <offset>: where the next RETR/STOR/APPE starts."""
     text = arg.strip()
-    if not text.isdigit() or len(text) > 19:
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_OFFSET:
         session.reply(ReplyCode.SYNTAX_ERROR_ARGS, "REST needs a non-negative byte offset.")
         return
     session.rest_offset = int(text)
@@ -263,7 +270,13 @@ async def run_transfer(
         session.transfer_task = session.progress = None
         sock.close()
         session.last_activity = time.monotonic()
-    return _report(session, task, progress)
+    succeeded = _report(session, task, progress)
+    if session.abort_requested:
+        # ABOR got here while the transfer was ending (cancelled, broken or
+        # complete): its own reply comes after the transfer's, as RFC 959 4.1.3 says.
+        session.abort_requested = False
+        session.reply(ReplyCode.TRANSFER_COMPLETE, "ABOR successful.")
+    return succeeded
 
 
 async def _secured(session: Session, sock: socket.socket, progress: Progress, body: Body) -> None:
@@ -298,9 +311,6 @@ def _report(session: Session, task: asyncio.Task[None], progress: Progress) -> b
     if task.cancelled():
         log.info("aborted: %s", summary)
         session.reply(ReplyCode.TRANSFER_ABORTED, "Transfer aborted; data connection closed.")
-        if session.abort_requested:
-            session.abort_requested = False
-            session.reply(ReplyCode.TRANSFER_COMPLETE, "ABOR successful.")
         return False
     error = task.exception()
     if isinstance(error, DataConnectError):
@@ -327,6 +337,27 @@ def _take_offset(session: Session) -> int:
     return offset
 
 
+def _refuse_offset(session: Session, offset: int, size: int) -> None:
+    session.reply(
+        ReplyCode.INVALID_REST,
+        f"Restart offset {offset} is beyond the end of the file ({size} bytes).",
+    )
+
+
+async def _offset_fits(session: Session, path: str, offset: int) -> bool:
+    """An upload may resume at most at the current end of the file (no holes)."""
+    if offset == 0:
+        return True
+    try:
+        size = (await session.stat(path)).size
+    except StorageError:
+        size = 0
+    if offset > size:
+        _refuse_offset(session, offset, size)
+        return False
+    return True
+
+
 async def retrieve(session: Session, arg: str) -> None:
     """RETR: sendfile in binary mode, LF -> CRLF in ASCII mode; REST honoured."""
     path = session.resolve(arg)
@@ -334,6 +365,9 @@ async def retrieve(session: Session, arg: str) -> None:
     file = await session.require_storage().open_read(path)
     try:
         total = os.fstat(file.fileno()).st_size
+        if offset > total:
+            _refuse_offset(session, offset, total)
+            return
         ascii_mode = session.ascii_mode
         kind = "ASCII" if ascii_mode else "BINARY"
         name = virtual_name(path)
@@ -369,6 +403,8 @@ async def store(session: Session, arg: str) -> None:
     """STOR: replace (or, after REST, overwrite from the offset)."""
     path = session.resolve(arg)
     offset = _take_offset(session)
+    if not await _offset_fits(session, path, offset):
+        return
     file = await session.require_storage().open_write(path, offset=offset)
     await _store(session, path, file, "STOR", f"Ready to receive {virtual_name(path)}.")
 
@@ -377,6 +413,8 @@ async def append(session: Session, arg: str) -> None:
     """APPE: append to (or create) a file; after REST, write from that offset."""
     path = session.resolve(arg)
     offset = _take_offset(session)
+    if not await _offset_fits(session, path, offset):
+        return
     storage = session.require_storage()
     if offset:
         file = await storage.open_write(path, offset=offset)
