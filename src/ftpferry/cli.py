@@ -101,6 +101,8 @@ def main() -> None:
     default=None,
     help="Data connections must resume the control connection's TLS session.",
 )
+@click.option("--run-as", default=None, help="Drop root to this user after binding ports.")
+@click.option("--umask", default=None, help="Octal umask for created files (022).")
 @click.option("--check", is_flag=True, help="Print the data-channel plan and exit.")
 @click.option("--anonymous", is_flag=True, default=None, help="Allow anonymous read-only login.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
@@ -130,6 +132,8 @@ def serve(
     tls_implicit_port: int | None,
     require_tls: bool | None,
     tls_require_session_reuse: bool | None,
+    run_as: str | None,
+    umask: str | None,
     check: bool,
     anonymous: bool | None,
     config_file: Path | None,
@@ -159,6 +163,8 @@ def serve(
         "masquerade_address": masquerade_address,
         "passive_address_map": dict(_parse_passive_address(text) for text in passive_addresses),
         "active_source": active_source,
+        "run_as": run_as,
+        "umask": umask,
         "anonymous": anonymous,
         "verbose": verbose,
         "limits": limits,
@@ -194,6 +200,9 @@ def serve(
         logging.getLogger("ftpferry.server").warning(warning)
     try:
         asyncio.run(_serve(config, generated))
+    except (ValueError, PermissionError) as exc:
+        click.echo(f"ftpferry: {exc}", err=True)
+        sys.exit(2)
     except OSError as exc:
         click.echo(
             f"ftpferry: cannot listen on {config.host} port {config.port}: {exc.strerror}", err=True

@@ -20,6 +20,7 @@ from .addressing import PassiveAddressPlan, parse_network
 
 __all__ = [
     "ConfigError",
+    "DefenderConfig",
     "Limits",
     "TlsConfig",
     "PortRange",
@@ -120,6 +121,26 @@ class TlsConfig(BaseModel):
         return self
 
 
+class DefenderConfig(BaseModel):
+    """Brute-force defence: growing delays, then a temporary ban per address."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    enabled: bool = True
+    max_failures: int = Field(default=10, ge=1)
+    window: float = Field(default=300.0, gt=0)
+    ban_time: float = Field(default=900.0, ge=0)
+    base_delay: float = Field(default=1.0, ge=0)
+    logins_per_minute: int = Field(default=60, ge=1)
+    allow: tuple[str, ...] = ()
+
+    @field_validator("allow")
+    @classmethod
+    def _networks_parse(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            parse_network(network)
+        return value
+
+
 class Limits(BaseModel):
     """Time-outs and connection limits; the defaults suit a public server."""
 
@@ -129,7 +150,7 @@ class Limits(BaseModel):
     data_timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=10_000, ge=1)
     max_connections_per_ip: int = Field(default=256, ge=1)
-    failed_login_delay: float = Field(default=1.0, ge=0)
+    max_commands_per_second: float = Field(default=1000.0, gt=0)
 
 
 class ServerConfig(BaseModel):
@@ -149,6 +170,9 @@ class ServerConfig(BaseModel):
     permit_foreign_addresses: bool = False
     limits: Limits = Limits()
     tls: TlsConfig = TlsConfig()
+    defender: DefenderConfig = DefenderConfig()
+    umask: int = Field(default=0o022, ge=0, le=0o777)
+    run_as: str | None = None
     verbose: bool = False
 
     @field_validator("passive_ports", mode="before")
@@ -156,6 +180,16 @@ class ServerConfig(BaseModel):
     def _range_from_text(cls, value: Any) -> Any:
         if isinstance(value, str):
             return parse_port_range(value)
+        return value
+
+    @field_validator("umask", mode="before")
+    @classmethod
+    def _umask_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return int(value, 8)
+            except ValueError:
+                raise ValueError(f"umask {value!r} is not an octal number such as 022") from None
         return value
 
     @field_validator("host")
@@ -187,7 +221,7 @@ def _first_error(error: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-_MERGED_TABLES = frozenset({"limits", "passive_address_map", "tls"})
+_MERGED_TABLES = frozenset({"limits", "passive_address_map", "tls", "defender"})
 
 
 def load_config(file: Path | None, overrides: dict[str, Any]) -> ServerConfig:

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import ipaddress
 import logging
+import os
 import resource
 import ssl
 from pathlib import Path
@@ -24,6 +25,8 @@ from ftpferry.storage import LocalStorage
 from .addressing import PassiveAddressPlan
 from .auth import Account, Authenticator
 from .datachannel import PassivePortPool
+from .defender import Defender
+from .privileges import drop_privileges
 from .tls import build_server_context, write_self_signed
 
 if TYPE_CHECKING:
@@ -42,6 +45,7 @@ class FtpServer:
         self.config = config
         self.authenticator = Authenticator(config)
         self.pool = PassivePortPool(config.passive_ports)
+        self.defender = Defender(config.defender)
         self.banner = f"ftpferry {__version__} ready."
         self.addresses = PassiveAddressPlan(config.passive_address_map, config.masquerade_address)
         self.active_source_port: int | None = None
@@ -61,6 +65,9 @@ class FtpServer:
         """Count a new connection; the reason to refuse it when over a limit."""
         limits = self.config.limits
         ip = str(session.peer)
+        banned = self.defender.ban_remaining(session.peer)
+        if banned > 0:
+            return f"Too many failed logins from {ip}; try again in {banned:.0f} seconds."
         if len(self._sessions) >= limits.max_connections:
             return "Too many connections; try again later."
         if self._per_ip[ip] >= limits.max_connections_per_ip:
@@ -86,7 +93,7 @@ class FtpServer:
         """One storage object per home directory, shared by its sessions."""
         storage = self._storages.get(account.home)
         if storage is None:
-            storage = LocalStorage(account.home)
+            storage = LocalStorage(account.home, umask=self.config.umask)
             self._storages[account.home] = storage
         return storage
 
@@ -140,6 +147,7 @@ class FtpServer:
         """Create the root and homes, load TLS, then listen."""
         from .session import Session  # noqa: PLC0415 - session imports this module's types
 
+        os.umask(self.config.umask)
         self._prepare_directories()
         self._prepare_tls()
         self._raise_file_limit()
@@ -164,6 +172,11 @@ class FtpServer:
         )
         if self.config.active_source != "ephemeral" and self.port > 1:
             self.active_source_port = self.port - 1
+        if self.config.run_as is not None:
+            keeps_low_ports = drop_privileges(self.config.run_as)
+            source = self.active_source_port
+            if not keeps_low_ports and source is not None and source < 1024:
+                self.active_source_port = None
         if self.addresses.has_names:
             self._refresher = loop.create_task(self._refresh_addresses())
         log.info("listening on %s port %d", self.config.host, self.port)

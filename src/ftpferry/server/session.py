@@ -83,6 +83,8 @@ class Session(asyncio.Protocol):
         "_reader",
         "_runner",
         "_timer",
+        "_token_time",
+        "_tokens",
         "abort_requested",
         "account",
         "active",
@@ -122,6 +124,8 @@ class Session(asyncio.Protocol):
         self._closing = False
         self._admitted = False
         self._paused = False
+        self._tokens = server.config.limits.max_commands_per_second
+        self._token_time = time.monotonic()
         self.peer_host = ""
         self.peer_port = 0
         self.local_host = ""
@@ -265,6 +269,7 @@ class Session(asyncio.Protocol):
         try:
             while self._queue and not self._closing:
                 event = self._queue.popleft()
+                await self._throttle()
                 await self._handle(event)
                 if self._paused and len(self._queue) < MAX_QUEUED // 2:
                     self._paused = False
@@ -275,6 +280,22 @@ class Session(asyncio.Protocol):
             self._runner = None
         if self._queue and not self._closing:
             self._runner = asyncio.get_running_loop().create_task(self._run_queue())
+
+    async def _throttle(self) -> None:
+        """Token bucket: at most ``max_commands_per_second``, one second of burst.
+
+        A flood of pipelined commands is slowed down, not refused, so a
+        legitimate client that pipelines never sees an error.
+        """
+        rate = self.server.config.limits.max_commands_per_second
+        now = time.monotonic()
+        self._tokens = min(rate, self._tokens + (now - self._token_time) * rate)
+        self._token_time = now
+        if self._tokens < 1.0:
+            await asyncio.sleep((1.0 - self._tokens) / rate)
+            self._tokens = 1.0
+            self._token_time = time.monotonic()
+        self._tokens -= 1.0
 
     def _drain_reader_later(self) -> None:
         asyncio.get_running_loop().call_soon(self._drain_reader)

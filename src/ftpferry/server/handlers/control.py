@@ -56,12 +56,22 @@ async def password(session: Session, arg: str) -> None:
         session.reply(ReplyCode.BAD_SEQUENCE, "Send USER first.")
         return
     session.pending_user = None
+    defender = session.server.defender
+    if not defender.login_attempt_allowed(session.peer):
+        session.reply(ReplyCode.SERVICE_NOT_AVAILABLE, "Too many login attempts; try again later.")
+        session.close()
+        return
     account = await session.server.authenticator.authenticate(name, arg)
     if account is None:
         log.warning("failed login for user %r from %s", name[:64], session.peer)
-        await asyncio.sleep(session.server.config.limits.failed_login_delay)
+        # Unknown user and wrong password take the same path and the same time.
+        await asyncio.sleep(defender.record_failure(session.peer, name))
         session.reply(ReplyCode.NOT_LOGGED_IN, "Login incorrect.")
+        if defender.ban_remaining(session.peer) > 0:
+            session.reply(ReplyCode.SERVICE_NOT_AVAILABLE, "Too many failed logins; closing.")
+            session.close()
         return
+    defender.record_success(session.peer)
     if account.tls_required and not session.tls_active:
         log.warning("user %s refused over clear text from %s", account.name, session.peer)
         session.reply(ReplyCode.NOT_LOGGED_IN, "TLS is required for this user: use AUTH TLS.")
