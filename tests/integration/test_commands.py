@@ -244,6 +244,16 @@ def test_abor_without_transfer_225(client: RawClient) -> None:
     assert client.command("ABOR")[0] == 225
 
 
+def test_abor_closes_a_pending_passive_listener(client: RawClient) -> None:
+    code, text = client.command("PASV")
+    assert code == 227, text
+    address = parse_227(text)
+    assert client.command("ABOR")[0] == 225
+    with pytest.raises(OSError):
+        socket.create_connection(address, timeout=2).close()
+    assert client.command("RETR anything")[0] in {425, 550}
+
+
 @pytest.mark.parametrize("line", ["FOOBAR", "XYZZY arg", "HELLO"])
 def test_unknown_command_500(client: RawClient, line: str) -> None:
     assert client.command(line)[0] == 500
@@ -436,6 +446,15 @@ def test_retr_missing_550(client: RawClient) -> None:
     assert client.command("NOOP")[0] == 200
 
 
+def test_retr_of_a_directory_550(client: RawClient, server: ServerProcess) -> None:
+    (server.root / "d").mkdir()
+    data_sock = open_pasv(client)
+    with data_sock:
+        assert client.command("RETR d")[0] == 550
+        assert client.command("SIZE d")[0] == 550
+    assert client.command("NOOP")[0] == 200
+
+
 def test_stor_into_missing_directory_550(client: RawClient, server: ServerProcess) -> None:
     data_sock = open_pasv(client)
     with data_sock:
@@ -510,6 +529,23 @@ def test_abor_during_transfer(client: RawClient, big_file: str, style: str) -> N
         assert second[0] == 226, second
     assert client.command("NOOP")[0] == 200
     assert client.command("PWD")[0] == 257
+
+
+def test_abor_during_stor(client: RawClient, server: ServerProcess) -> None:
+    data_sock = open_pasv(client)
+    with data_sock:
+        code, text = client.command("STOR partial.bin")
+        assert code == 150, text
+        data_sock.sendall(b"x" * 100_000)
+        deadline = time.monotonic() + 5
+        target = server.root / "partial.bin"
+        while time.monotonic() < deadline and target.stat().st_size < 100_000:
+            time.sleep(0.05)
+        _send_abor_synch(client, "telnet-synch")
+        assert client.read_reply()[0] == 426
+        assert client.read_reply()[0] == 226
+    assert target.stat().st_size == 100_000
+    assert client.command("NOOP")[0] == 200
 
 
 def test_stat_during_transfer(client: RawClient, big_file: str) -> None:
