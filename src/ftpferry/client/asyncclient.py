@@ -1,0 +1,724 @@
+"""The asyncio FTP client: one object per control connection.
+
+Theory of operation
+-------------------
+:class:`AsyncFTPClient` holds one :class:`~.login.Session` (a logged-in
+control connection) and a :class:`~.datachannel.DataChannelOpener`.  Every
+public operation takes the client's lock, so operations started
+concurrently on one client run one after another instead of mixing their
+replies; use several clients for parallel transfers.
+
+A transfer is: open the data connection (which sends the command and reads
+its ``150``), move the bytes, end the data connection, then read the final
+reply, and after it the replies to any keep-alive NOOPs sent meanwhile.
+Servers differ in when they answer a NOOP sent during a transfer (ftpferry
+and vsftpd after the transfer, pyftpdlib at once), so the final reply is
+the first one that is not a 200 while NOOPs are unanswered.
+
+When a transfer fails half-way (the data connection breaks, or a progress
+callback raises to cancel it) the client closes the data connection and
+reads the pending replies, so the control connection stays usable; if they
+do not come in time, the connection is given up rather than left out of
+step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime
+import logging
+import os
+import posixpath
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, Final, Self, Unpack
+
+from ftpferry.protocol.listing import format_mdtm
+
+from .config import ClientConfig, ClientOptions
+from .datachannel import DataChannelOpener, DataConnection, DataRoute
+from .entries import Entry, EntryKind, Listing, mdtm_to_datetime, parse_mlsx_line
+from .errors import (
+    ConnectionLost,
+    FTPError,
+    ReplyError,
+    UnsupportedCommand,
+)
+from .listparse import parse_list
+from .login import Session, open_session
+from .replies import Features, Reply, parse_pwd_reply
+from .transfer import (
+    ProgressCallback,
+    Ticker,
+    TransferResult,
+    receive_all,
+    receive_to_file,
+    send_from_file,
+)
+from .urls import DEFAULT_PORT, IMPLICIT_TLS_PORT, FTPTarget, parse_url
+
+__all__ = ["HASH_ALGORITHMS", "AsyncFTPClient", "LocalFile", "WalkStep"]
+
+log = logging.getLogger("ftpferry.client")
+
+LocalFile = str | os.PathLike[str] | BinaryIO
+"""A local path, or a binary stream to read from / write to."""
+WalkStep = tuple[str, list[str], list[str]]
+"""``(dirpath, dirnames, filenames)``, as :func:`os.walk` yields."""
+
+HASH_ALGORITHMS: Final = {
+    # name: (HASH algorithm name, X-command, hex digits)
+    "sha256": ("SHA-256", "XSHA256", 64),
+    "sha1": ("SHA-1", "XSHA1", 40),
+    "md5": ("MD5", "XMD5", 32),
+    "sha512": ("SHA-512", "XSHA512", 128),
+    "crc32": ("CRC32", "XCRC", 8),
+}
+_HEX: Final = re.compile(r"\b[0-9a-fA-F]+\b")
+_SETTLE_TIMEOUT: Final = 10.0
+
+
+def _matches(code: int, expected: tuple[int, ...]) -> bool:
+    return any(code == wanted or (wanted < 10 and code // 100 == wanted) for wanted in expected)
+
+
+class AsyncFTPClient:
+    """An asyncio FTP/FTPS client (see the package docstring for a tour).
+
+    Create it with settings (a :class:`ClientConfig` and/or the same
+    settings as keywords), then :meth:`connect`; or use :meth:`from_url`
+    and ``async with``, which connects on entry and closes on exit.
+    """
+
+    def __init__(
+        self, config: ClientConfig | None = None, **options: Unpack[ClientOptions]
+    ) -> None:
+        base = config or ClientConfig()
+        self.config = _replace(base, options)
+        self.target: FTPTarget | None = None
+        self.last_route: DataRoute | None = None
+        self.last_transfer: TransferResult | None = None
+        self._session: Session | None = None
+        self._opener: DataChannelOpener | None = None
+        self._lock = asyncio.Lock()
+        self._type = "I"
+        self._mlsd_broken = False
+
+    @classmethod
+    def from_url(
+        cls, url: str, config: ClientConfig | None = None, **options: Unpack[ClientOptions]
+    ) -> Self:
+        """A client for ``ftp://user:pass@host:port/path``; connects on ``async with``."""
+        client = cls(config, **options)
+        client.target = parse_url(url, implicit_tls=client.config.implicit_tls or None)
+        return client
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def connect(
+        self,
+        url_or_host: str | None = None,
+        *,
+        port: int | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        tls: bool | None = None,
+        implicit_tls: bool | None = None,
+    ) -> Reply:
+        """Connect and log in; returns the server's greeting.
+
+        ``url_or_host`` is an ``ftp://``/``ftps://`` URL or a host name; None
+        uses the URL given to :meth:`from_url`.  Keywords override the URL
+        and the configuration.
+        """
+        if self._session is not None:
+            raise FTPError("already connected; close() first")
+        target = self._target_for(url_or_host, port, user, tls, implicit_tls)
+        self.target = target
+        session = await open_session(target, self.config, password=password)
+        self._session = session
+        self._opener = DataChannelOpener(
+            session.control,
+            self.config,
+            server_key=(target.host, target.port),
+            server_hostname=target.host,
+        )
+        self._opener.protect = session.tls
+        self._type = "I"
+        return session.welcome
+
+    def _target_for(
+        self,
+        url_or_host: str | None,
+        port: int | None,
+        user: str | None,
+        tls: bool | None,
+        implicit_tls: bool | None,
+    ) -> FTPTarget:
+        implicit = self.config.implicit_tls if implicit_tls is None else implicit_tls
+        if url_or_host is None:
+            if self.target is None:
+                raise ValueError("connect() needs a URL or host (or use from_url)")
+            base = self.target
+        elif "://" in url_or_host:
+            base = parse_url(url_or_host, implicit_tls=implicit or None)
+        else:
+            default_port = IMPLICIT_TLS_PORT if implicit else DEFAULT_PORT
+            base = FTPTarget(host=url_or_host, port=port or default_port)
+        use_tls = (base.tls or self.config.tls or implicit) if tls is None else (tls or implicit)
+        return FTPTarget(
+            host=base.host,
+            port=port or base.port,
+            user=user if user is not None else base.user,
+            password=base.password,
+            path=base.path,
+            tls=use_tls,
+            implicit_tls=implicit or base.implicit_tls,
+        )
+
+    @property
+    def connected(self) -> bool:
+        """True while logged in over a usable control connection."""
+        return self._session is not None and not self._session.control.broken
+
+    @property
+    def session(self) -> Session:
+        """The logged-in session: greeting, user, password source, TLS state."""
+        if self._session is None:
+            raise ConnectionLost("not connected")
+        return self._session
+
+    @property
+    def features(self) -> Features:
+        """The server's FEAT reply, parsed (empty before connecting)."""
+        return self._session.features if self._session is not None else Features()
+
+    @property
+    def last_data_command(self) -> str | None:
+        """``EPSV``, ``PASV``, ``EPRT`` or ``PORT``: what carried the last transfer."""
+        return self.last_route.command if self.last_route is not None else None
+
+    async def close(self) -> None:
+        """Say QUIT (briefly) and close; safe to call twice."""
+        session, self._session, self._opener = self._session, None, None
+        if session is None:
+            return
+        control = session.control
+        if not control.broken:
+            with contextlib.suppress(FTPError, OSError):
+                await control.send("QUIT")
+                await control.read_reply(timeout=2.0)
+        await control.close()
+
+    async def __aenter__(self) -> Self:
+        if self._session is None and self.target is not None:
+            await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- commands ----------------------------------------------------------------------
+
+    def _opened(self) -> tuple[Session, DataChannelOpener]:
+        if self._session is None or self._opener is None:
+            raise ConnectionLost("not connected")
+        return self._session, self._opener
+
+    async def _call(self, line: str, *expected: int, feature: str | None = None) -> Reply:
+        """Send a command; raise unless the reply code is one of ``expected``.
+
+        ``expected`` holds exact codes or single digits for a class (2 = any
+        2xx).  With ``feature`` set, 500/502/504 raise UnsupportedCommand.
+        """
+        session, _ = self._opened()
+        reply = await session.control.command(line)
+        if _matches(reply.code, expected):
+            return reply
+        if feature is not None and reply.code in {500, 502, 504}:
+            raise UnsupportedCommand(feature, f"the server refused it: {reply.text}", reply=reply)
+        raise ReplyError.from_reply(reply, expected=expected, command=line)
+
+    async def quote(self, line: str) -> Reply:
+        """Send a raw command line and return the final reply, whatever its code.
+
+        Preliminary 1xx replies are read past.  Commands that need a data
+        connection do not work this way: use the transfer methods.
+        """
+        async with self._lock:
+            session, _ = self._opened()
+            reply = await session.control.command(line)
+            while reply.category == 1:
+                reply = await session.control.read_reply()
+            verb, _, argument = line.partition(" ")
+            if verb.upper() == "TYPE" and reply.code == 200:
+                self._type = "A" if argument.strip().upper().startswith("A") else "I"
+            return reply
+
+    async def pwd(self) -> str:
+        """The current remote directory."""
+        async with self._lock:
+            return parse_pwd_reply(await self._call("PWD", 257))
+
+    async def cwd(self, path: str) -> None:
+        """Change the remote directory."""
+        async with self._lock:
+            await self._call(f"CWD {path}", 2)
+
+    async def mkdir(self, path: str) -> str:
+        """Create a directory; returns its path as the server reports it."""
+        async with self._lock:
+            reply = await self._call(f"MKD {path}", 257, 250)
+            return parse_pwd_reply(reply) if reply.code == 257 and '"' in reply.text else path
+
+    async def rmdir(self, path: str) -> None:
+        """Remove an empty directory."""
+        async with self._lock:
+            await self._call(f"RMD {path}", 250, 2)
+
+    async def remove(self, path: str) -> None:
+        """Delete a file."""
+        async with self._lock:
+            await self._call(f"DELE {path}", 250, 2)
+
+    async def rename(self, source: str, target: str) -> None:
+        """Rename or move ``source`` to ``target`` (RNFR/RNTO)."""
+        async with self._lock:
+            await self._call(f"RNFR {source}", 350)
+            await self._call(f"RNTO {target}", 250, 2)
+
+    async def size(self, path: str) -> int:
+        """Size in bytes of a remote file (SIZE, in binary mode)."""
+        async with self._lock:
+            return await self._size(path)
+
+    async def _size(self, path: str) -> int:
+        await self._set_type("I")
+        reply = await self._call(f"SIZE {path}", 213, feature="SIZE")
+        text = reply.text.strip().split()[0] if reply.text.strip() else ""
+        if not text.isdigit():
+            raise ReplyError.from_reply(reply, expected=(213,), command=f"SIZE {path}")
+        return int(text)
+
+    async def _size_or_none(self, path: str) -> int | None:
+        try:
+            return await self._size(path)
+        except (ReplyError, UnsupportedCommand):
+            return None
+
+    async def mtime(self, path: str) -> datetime.datetime:
+        """Modification time of a remote file, UTC (MDTM)."""
+        async with self._lock:
+            reply = await self._call(f"MDTM {path}", 213, feature="MDTM")
+            when = mdtm_to_datetime(reply.text.strip().split(" ", 1)[0])
+            if when is None:
+                raise ReplyError.from_reply(reply, expected=(213,), command=f"MDTM {path}")
+            return when
+
+    async def set_mtime(self, path: str, when: datetime.datetime | float) -> None:
+        """Set a remote file's modification time (MFMT).
+
+        ``when`` is a datetime (naive means local time, as in Python) or
+        seconds since the epoch.  Raises UnsupportedCommand without MFMT.
+        """
+        async with self._lock:
+            if "MFMT" not in self.features:
+                raise UnsupportedCommand("MFMT", "the server does not offer MFMT in FEAT")
+            seconds = when.timestamp() if isinstance(when, datetime.datetime) else when
+            await self._call(f"MFMT {format_mdtm(seconds)} {path}", 2, feature="MFMT")
+
+    async def checksum(self, path: str, algorithm: str = "sha256") -> str:
+        """A remote file's digest as lower-case hex, computed by the server.
+
+        Uses HASH (draft-bryan-ftpext-hash) when FEAT lists the algorithm,
+        else XSHA256/XSHA1/XMD5/XSHA512/XCRC when FEAT lists that command.
+        ``algorithm``: sha256, sha1, md5, sha512 or crc32.
+        """
+        key = algorithm.lower().replace("-", "")
+        if key not in HASH_ALGORITHMS:
+            raise ValueError(
+                f"unknown algorithm {algorithm!r}; use one of {sorted(HASH_ALGORITHMS)}"
+            )
+        name, x_command, digits = HASH_ALGORITHMS[key]
+        async with self._lock:
+            features = self.features
+            if "HASH" in features and name in features.hash_algorithms:
+                await self._call(f"OPTS HASH {name}", 200, feature="HASH")
+                reply = await self._call(f"HASH {path}", 213, feature="HASH")
+            elif x_command in features:
+                reply = await self._call(f"{x_command} {path}", 2, feature=x_command)
+            else:
+                raise UnsupportedCommand("HASH", f"FEAT offers neither HASH {name} nor {x_command}")
+        for match in _HEX.finditer(reply.text):
+            if len(match.group()) == digits:
+                return match.group().lower()
+        raise ReplyError.from_reply(reply, expected=(reply.code,), command=f"checksum {path}")
+
+    # -- listings ------------------------------------------------------------------------
+
+    async def listdir(self, path: str = "") -> Listing:
+        """The entries of a remote directory (MLSD when offered, else LIST).
+
+        ``.``/``..`` are left out; LIST lines that do not parse are in
+        ``Listing.unparsed``.
+        """
+        async with self._lock:
+            return await self._listdir(path)
+
+    async def _listdir(self, path: str) -> Listing:
+        if "MLST" in self.features and not self._mlsd_broken:
+            try:
+                data = await self._listing_bytes(f"MLSD {path}".rstrip(), path)
+            except UnsupportedCommand:
+                self._mlsd_broken = True
+                log.warning("the server offers MLST but refuses MLSD; using LIST")
+            else:
+                return _parse_mlsd(self._lines(data))
+        data = await self._listing_bytes(f"LIST {path}".rstrip(), path)
+        return parse_list(self._lines(data))
+
+    def _lines(self, data: bytes) -> list[str]:
+        text = data.decode(self.config.encoding, "surrogateescape")
+        return [line.removesuffix("\r") for line in text.split("\n") if line.strip("\r")]
+
+    async def _listing_bytes(self, command: str, path: str) -> bytes:
+        chunks: list[bytes] = []
+
+        async def body(connection: DataConnection, ticker: Ticker) -> None:
+            chunks.append(await receive_all(connection, ticker))
+
+        await self._transfer(
+            command,
+            remote=path,
+            direction="listing",
+            offset=0,
+            total=None,
+            progress=None,
+            body=body,
+            feature=command.split(" ", 1)[0],
+        )
+        return b"".join(chunks)
+
+    async def stat(self, path: str) -> Entry:
+        """Facts about one remote path: MLST when offered, else SIZE and MDTM."""
+        async with self._lock:
+            name = posixpath.basename(path.rstrip("/")) or path
+            if "MLST" in self.features:
+                reply = await self._call(f"MLST {path}", 250, feature="MLST")
+                for line in reply.lines[1:-1]:
+                    entry = parse_mlsx_line(line) or parse_mlsx_line(line.lstrip())
+                    if entry is not None:
+                        return dataclasses.replace(entry, name=name)
+                raise ReplyError.from_reply(reply, expected=(250,), command=f"MLST {path}")
+            return await self._stat_without_mlst(path, name)
+
+    async def _stat_without_mlst(self, path: str, name: str) -> Entry:
+        try:
+            size = await self._size(path)
+        except ReplyError as exc:
+            if not await self._is_directory(path):
+                raise exc from None
+            return Entry(name=name, kind=EntryKind.DIR, raw="")
+        modify = None
+        with contextlib.suppress(ReplyError, UnsupportedCommand):
+            reply = await self._call(f"MDTM {path}", 213, feature="MDTM")
+            modify = mdtm_to_datetime(reply.text.strip().split(" ", 1)[0])
+        return Entry(name=name, kind=EntryKind.FILE, size=size, modify=modify, raw="")
+
+    async def _is_directory(self, path: str) -> bool:
+        session, _ = self._opened()
+        here = parse_pwd_reply(await self._call("PWD", 257))
+        reply = await session.control.command(f"CWD {path}")
+        if reply.category != 2:
+            return False
+        await self._call(f"CWD {here}", 2)
+        return True
+
+    async def walk(self, path: str = "") -> AsyncIterator[WalkStep]:
+        """Walk a remote tree top-down, like :func:`os.walk`.
+
+        Yields ``(dirpath, dirnames, filenames)``; remove names from
+        ``dirnames`` to skip those subdirectories.  Symbolic links are
+        listed in ``filenames`` and not followed.  A subdirectory that cannot
+        be listed is skipped; an error listing ``path`` itself is raised.
+        """
+        top = path or "."
+        pending = [top]
+        first = True
+        while pending:
+            current = pending.pop()
+            try:
+                listing = await self.listdir(current)
+            except ReplyError:
+                if first:
+                    raise
+                log.warning("walk: cannot list %s; skipped", current)
+                continue
+            first = False
+            dirs = [entry.name for entry in listing if entry.is_dir]
+            files = [entry.name for entry in listing if not entry.is_dir]
+            yield current, dirs, files
+            pending.extend(posixpath.join(current, name) for name in reversed(dirs))
+
+    # -- transfers -----------------------------------------------------------------------
+
+    async def _set_type(self, wanted: str) -> None:
+        if self._type != wanted:
+            await self._call(f"TYPE {wanted}", 200)
+            self._type = wanted
+
+    async def download(
+        self,
+        remote: str,
+        local: LocalFile,
+        *,
+        resume: bool = False,
+        offset: int | None = None,
+        ascii_mode: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> TransferResult:
+        """Download ``remote`` into a local path or a writable binary stream.
+
+        ``resume=True`` continues a partial local file with REST (and does
+        nothing when it is already complete); ``offset`` starts the remote
+        file at that byte instead (written at the file's same offset, or at
+        a stream's current position).  ``ascii_mode`` converts CRLF to LF.
+        """
+        if ascii_mode and (resume or offset):
+            raise ValueError("resuming an ASCII-mode transfer is not well defined")
+        async with self._lock:
+            total = None if ascii_mode else await self._size_or_none(remote)
+            if not isinstance(local, str | os.PathLike):
+                return await self._retrieve(remote, local, offset or 0, total, ascii_mode, progress)
+            path = Path(local)
+            start = offset or 0
+            if offset is None and resume and path.exists():
+                start = path.stat().st_size
+                if total is not None and start >= total:
+                    if start == total:
+                        return self._skipped(remote, "download", start)
+                    start = 0  # the local file is longer: it is not a prefix
+            descriptor = os.open(
+                path, os.O_WRONLY | os.O_CREAT | (0 if start else os.O_TRUNC), 0o666
+            )
+            with os.fdopen(descriptor, "wb") as file:
+                file.truncate(start)
+                file.seek(start)
+                return await self._retrieve(remote, file, start, total, ascii_mode, progress)
+
+    async def _retrieve(
+        self,
+        remote: str,
+        file: BinaryIO,
+        offset: int,
+        total: int | None,
+        ascii_mode: bool,
+        progress: ProgressCallback | None,
+    ) -> TransferResult:
+        async def body(connection: DataConnection, ticker: Ticker) -> None:
+            await receive_to_file(connection, file, ticker, ascii_mode=ascii_mode)
+
+        await self._set_type("A" if ascii_mode else "I")
+        result = await self._transfer(
+            f"RETR {remote}",
+            remote=remote,
+            direction="download",
+            offset=offset,
+            total=total,
+            progress=progress,
+            body=body,
+        )
+        file.flush()
+        return result
+
+    async def upload(
+        self,
+        local: LocalFile,
+        remote: str,
+        *,
+        resume: bool = False,
+        ascii_mode: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> TransferResult:
+        """Upload a local path or a readable binary stream to ``remote``.
+
+        ``resume=True`` asks SIZE and, when the remote file is a shorter
+        prefix, sends only the rest with APPE (and nothing when the sizes
+        match).  Streams are sent from their current position (resuming
+        needs a seekable one).  ``ascii_mode`` converts LF to CRLF.
+        """
+        if ascii_mode and resume:
+            raise ValueError("resuming an ASCII-mode transfer is not well defined")
+        async with self._lock:
+            if isinstance(local, str | os.PathLike):
+                with Path(local).open("rb") as file:
+                    return await self._store(file, remote, resume, ascii_mode, progress)
+            return await self._store(local, remote, resume, ascii_mode, progress)
+
+    async def _store(
+        self,
+        file: BinaryIO,
+        remote: str,
+        resume: bool,
+        ascii_mode: bool,
+        progress: ProgressCallback | None,
+    ) -> TransferResult:
+        start = file.tell() if file.seekable() else 0
+        total: int | None = None
+        if file.seekable():
+            total = file.seek(0, os.SEEK_END)
+            file.seek(start)
+        offset = 0
+        if resume:
+            if total is None:
+                raise ValueError("resuming an upload needs a seekable stream")
+            remote_size = await self._size_or_none(remote)
+            if remote_size is not None and remote_size == total - start:
+                return self._skipped(remote, "upload", remote_size)
+            if remote_size is not None and 0 < remote_size < total - start:
+                offset = remote_size
+                file.seek(start + offset)
+        command = f"APPE {remote}" if offset else f"STOR {remote}"
+
+        async def body(connection: DataConnection, ticker: Ticker) -> None:
+            await send_from_file(connection, file, ticker, ascii_mode=ascii_mode)
+
+        await self._set_type("A" if ascii_mode else "I")
+        return await self._transfer(
+            command,
+            remote=remote,
+            direction="upload",
+            offset=offset,
+            total=None if total is None else total - start,
+            progress=progress,
+            body=body,
+        )
+
+    def _skipped(self, remote: str, direction: str, size: int) -> TransferResult:
+        log.info("%s %s: already complete (%d bytes)", direction, remote, size)
+        result = TransferResult(
+            remote=remote,
+            direction=direction,
+            transferred=0,
+            offset=size,
+            seconds=0.0,
+            route=None,
+            keepalives=0,
+            reply=None,
+            skipped=True,
+        )
+        self.last_transfer = result
+        return result
+
+    async def _transfer(
+        self,
+        command: str,
+        *,
+        remote: str,
+        direction: str,
+        offset: int,
+        total: int | None,
+        progress: ProgressCallback | None,
+        body: Callable[[DataConnection, Ticker], Awaitable[None]],
+        feature: str | None = None,
+    ) -> TransferResult:
+        """Open the data connection, run ``body``, and read the final reply."""
+        session, opener = self._opened()
+        control = session.control
+        started = time.monotonic()
+        rest = offset if command.startswith("RETR") else 0
+        try:
+            connection, first = await opener.open(command, rest=rest)
+        except ReplyError as exc:
+            if feature is not None and exc.code in {500, 502, 504}:
+                raise UnsupportedCommand(feature, exc.text, reply=exc.reply) from exc
+            raise
+        self.last_route = connection.route
+        ticker = Ticker(
+            offset=offset,
+            total=total,
+            progress=progress,
+            keepalive=self.config.keepalive,
+            send_noop=lambda: control.write_line("NOOP"),
+        )
+        known = first if first.category == 2 else None
+        try:
+            await body(connection, ticker)
+            await connection.finish()
+        except BaseException as exc:
+            connection.close()
+            reply = await self._settle(known, ticker.noops)
+            if isinstance(exc, OSError) and reply is not None and reply.category != 2:
+                raise ReplyError.from_reply(reply, expected=(226, 250), command=command) from exc
+            raise
+        final = await self._collect(known, ticker.noops)
+        if final.category != 2:
+            raise ReplyError.from_reply(final, expected=(226, 250), command=command)
+        result = TransferResult(
+            remote=remote,
+            direction=direction,
+            transferred=ticker.moved,
+            offset=offset,
+            seconds=time.monotonic() - started,
+            route=connection.route,
+            keepalives=ticker.noops,
+            reply=final,
+        )
+        self.last_transfer = result
+        return result
+
+    async def _collect(self, final: Reply | None, noops: int) -> Reply:
+        """Read the transfer's final reply (unless known) and the ``noops`` NOOP replies.
+
+        While NOOPs are unanswered a 200 is taken for one of theirs: a
+        transfer never ends with 200, and the NOOPs may be answered before
+        or after the transfer's reply depending on the server.
+        """
+        session, _ = self._opened()
+        waiting = noops
+        while final is None or waiting:
+            reply = await session.control.read_reply()
+            if final is None and not (reply.code == 200 and waiting):
+                final = reply
+            else:
+                waiting -= 1
+        return final
+
+    async def _settle(self, final: Reply | None, noops: int) -> Reply | None:
+        """After a failed transfer: read what is pending, or give the connection up."""
+        session, _ = self._opened()
+        try:
+            async with asyncio.timeout(_SETTLE_TIMEOUT):
+                return await self._collect(final, noops)
+        except (FTPError, TimeoutError, OSError):
+            await session.control.close()
+            return None
+
+
+def _replace(config: ClientConfig, options: ClientOptions) -> ClientConfig:
+    return dataclasses.replace(config, **options) if options else config
+
+
+def _parse_mlsd(lines: list[str]) -> Listing:
+    entries: list[Entry] = []
+    unparsed: list[str] = []
+    for line in lines:
+        entry = parse_mlsx_line(line)
+        if entry is None:
+            unparsed.append(line)
+        elif entry.facts.get("type", "").lower() not in {"cdir", "pdir"} and entry.name not in {
+            ".",
+            "..",
+        }:
+            entries.append(entry)
+    return Listing(tuple(entries), tuple(unparsed), source="MLSD")

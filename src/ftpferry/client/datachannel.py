@@ -1,0 +1,465 @@
+"""Opening data connections: passive (EPSV/PASV), active (EPRT/PORT), auto.
+
+Theory of operation
+-------------------
+Every transfer command (RETR, STOR, APPE, LIST, MLSD) goes through
+:meth:`DataChannelOpener.open`, which returns a connected
+:class:`DataConnection` and the server's preliminary ``150``/``125`` reply.
+
+* **Passive**: EPSV, and PASV when EPSV is refused with a 5xx (remembered
+  for the rest of the session).  The client connects to the port named,
+  at the control connection's address for EPSV, and for PASV at the
+  address named unless :func:`.modes.pasv_connect_host` distrusts it.
+  The connection is made *before* the transfer command is sent.
+* **Active**: the client listens (on a port of ``active_ports`` if set),
+  sends EPRT, or PORT when EPRT is refused, then the transfer command, and
+  accepts the server's connection after the preliminary reply.  Only a
+  connection from the server's own address is accepted.
+* **Auto**: the remembered mode for this server, else passive; when the
+  data connection cannot be made (connect refused or timed out, 425, or
+  the mode's commands refused) the same steps are retried in the other
+  mode, and the mode that worked is remembered process-wide.
+
+``REST`` is sent right before the transfer command, so a retry in the
+other mode repeats it.  With PROT P the TLS handshake on the data
+connection happens after the preliminary reply, resuming the control
+connection's TLS session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import random
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import BinaryIO, Final
+
+from ftpferry.protocol.addresses import (
+    AddressSyntaxError,
+    HostPort,
+    format_eprt,
+    format_port,
+    parse_epsv_reply,
+    parse_pasv_reply,
+)
+
+from ._sockio import tls_client_handshake, tls_recv_into, tls_sendall, tls_unwrap
+from .config import ClientConfig
+from .control import ControlConnection
+from .errors import DataConnectionError, FTPTimeout, ReplyError, TLSError, UnsupportedCommand
+from .modes import ConcreteMode, pasv_connect_host, remember_mode, remembered_mode
+from .replies import Reply
+
+__all__ = ["DataChannelOpener", "DataConnection", "DataRoute"]
+
+log = logging.getLogger("ftpferry.client")
+
+NOT_IMPLEMENTED: Final = frozenset({500, 501, 502, 504, 522})
+"""Replies to EPSV/EPRT (and REST) that mean "not offered here", not "failed"."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataRoute:
+    """How a data connection was made, for reports such as ``doctor``'s.
+
+    Attributes:
+        mode: ``passive`` or ``active``.
+        command: ``EPSV``, ``PASV``, ``EPRT`` or ``PORT``.
+        host: the address connected to (passive) or advertised (active).
+        port: the port connected to (passive) or listened on (active).
+        tls: True when the data connection is encrypted (PROT P).
+        note: why the route differs from what the server announced, if it does.
+    """
+
+    mode: ConcreteMode
+    command: str
+    host: str
+    port: int
+    tls: bool = False
+    note: str | None = None
+
+
+class DataConnection:
+    """One open data connection: a raw non-blocking socket, maybe wrapped in TLS."""
+
+    __slots__ = ("_sock", "_timeout", "_tls", "route")
+
+    def __init__(self, sock: socket.socket | None, route: DataRoute, *, timeout: float) -> None:
+        self._sock = sock
+        self._tls: ssl.SSLSocket | None = None
+        self._timeout = timeout
+        self.route = route
+
+    @property
+    def zero_copy(self) -> bool:
+        """True when ``sendfile`` can move file pages straight to the socket."""
+        return self._sock is not None and self._tls is None
+
+    async def start_tls(
+        self, context: ssl.SSLContext, server_hostname: str, session: ssl.SSLSession | None
+    ) -> None:
+        """TLS handshake, resuming the control connection's session."""
+        if self._sock is None:
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                self._tls = await tls_client_handshake(
+                    context, self._sock, server_hostname=server_hostname, session=session
+                )
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            raise TLSError(f"TLS handshake on the data connection failed: {exc}") from exc
+        self.route = DataRoute(
+            mode=self.route.mode,
+            command=self.route.command,
+            host=self.route.host,
+            port=self.route.port,
+            tls=True,
+            note=self.route.note,
+        )
+
+    async def recv_into(self, buffer: bytearray) -> int:
+        """Receive into ``buffer``; 0 at the end of the data."""
+        if self._sock is None:
+            return 0
+        try:
+            async with asyncio.timeout(self._timeout):
+                if self._tls is not None:
+                    return await tls_recv_into(self._tls, buffer)
+                return await asyncio.get_running_loop().sock_recv_into(self._sock, buffer)
+        except TimeoutError as exc:
+            raise FTPTimeout(f"no data for {self._timeout}s") from exc
+
+    async def sendall(self, data: bytes | memoryview) -> None:
+        """Send all of ``data``."""
+        assert self._sock is not None
+        try:
+            async with asyncio.timeout(self._timeout):
+                if self._tls is not None:
+                    await tls_sendall(self._tls, data)
+                else:
+                    await asyncio.get_running_loop().sock_sendall(self._sock, data)
+        except TimeoutError as exc:
+            raise FTPTimeout(f"the server took no data for {self._timeout}s") from exc
+
+    async def sendfile(self, file: BinaryIO, offset: int, count: int) -> int:
+        """Send up to ``count`` bytes of ``file`` from ``offset``; 0 at its end."""
+        assert self._sock is not None and self._tls is None
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await asyncio.get_running_loop().sock_sendfile(
+                    self._sock, file, offset, count
+                )
+        except TimeoutError as exc:
+            raise FTPTimeout(f"the server took no data for {self._timeout}s") from exc
+
+    async def finish(self) -> None:
+        """Orderly end: close_notify for TLS, then FIN, so the server sees a complete file."""
+        if self._tls is not None:
+            await tls_unwrap(self._tls)
+        self.close()
+
+    def close(self) -> None:
+        """Close at once (also after errors)."""
+        if self._tls is not None:
+            self._tls.close()
+        if self._sock is not None:
+            self._sock.close()
+
+
+class DataChannelOpener:
+    """Opens data connections for one control connection (see the module docstring)."""
+
+    __slots__ = (
+        "_control",
+        "_eprt_refused",
+        "_epsv_refused",
+        "_server_key",
+        "config",
+        "protect",
+        "server_hostname",
+    )
+
+    def __init__(
+        self,
+        control: ControlConnection,
+        config: ClientConfig,
+        *,
+        server_key: tuple[str, int],
+        server_hostname: str,
+    ) -> None:
+        self._control = control
+        self.config = config
+        self._server_key = server_key
+        self.server_hostname = server_hostname
+        self._epsv_refused = not config.use_epsv
+        self._eprt_refused = not config.use_eprt
+        self.protect = False  # PROT P in force: wrap data connections in TLS
+
+    def _modes(self) -> list[ConcreteMode]:
+        if self.config.mode == "passive":
+            return ["passive"]
+        if self.config.mode == "active":
+            return ["active"]
+        remembered = remembered_mode(*self._server_key) if self.config.remember_mode else None
+        return ["active", "passive"] if remembered == "active" else ["passive", "active"]
+
+    async def open(self, command: str, *, rest: int = 0) -> tuple[DataConnection, Reply]:
+        """Open the data connection for ``command``; returns it and the 1xx (or 2xx) reply."""
+        modes = self._modes()
+        failures: list[DataConnectionError] = []
+        for index, mode in enumerate(modes):
+            try:
+                if mode == "passive":
+                    connection, reply = await self._open_passive(command, rest)
+                else:
+                    connection, reply = await self._open_active(command, rest)
+            except DataConnectionError as exc:
+                failures.append(exc)
+                if index + 1 < len(modes):
+                    log.warning(
+                        "%s:%d %s: %s mode failed: %s; retrying in %s mode",
+                        *self._server_key,
+                        command.split(" ", 1)[0],
+                        mode,
+                        exc,
+                        modes[index + 1],
+                    )
+                    continue
+                for earlier in failures[:-1]:
+                    exc.add_note(f"before that: {earlier}")
+                raise
+            if self.config.mode == "auto" and self.config.remember_mode:
+                previous = remember_mode(*self._server_key, mode)
+                if previous != mode and failures:
+                    log.warning(
+                        "%s:%d: using %s mode from now on (%s)",
+                        *self._server_key,
+                        mode,
+                        failures[-1],
+                    )
+            if self.protect:
+                try:
+                    await connection.start_tls(
+                        self.config.tls_context(), self.server_hostname, self._control.tls_session
+                    )
+                except TLSError:
+                    connection.close()
+                    await self.drain_after_failure()
+                    raise
+            return connection, reply
+        raise AssertionError("unreachable: at least one mode is always tried")
+
+    # -- passive ------------------------------------------------------------------------
+
+    async def _passive_address(self) -> tuple[str, str, int, str | None]:
+        """EPSV or PASV: ``(command, host, port, note)``."""
+        control = self._control
+        peer = control.peer_host
+        if not self._epsv_refused:
+            reply = await control.command("EPSV")
+            if reply.code == 229:
+                try:
+                    return "EPSV", peer, parse_epsv_reply(reply.text), None
+                except AddressSyntaxError as exc:
+                    raise DataConnectionError(
+                        f"unparseable EPSV reply: {exc}", mode="EPSV", reply=reply
+                    ) from exc
+            if reply.code not in NOT_IMPLEMENTED or control.family == socket.AF_INET6:
+                raise DataConnectionError("EPSV failed", mode="EPSV", reply=reply)
+            log.info("EPSV refused (%d %s); using PASV from now on", reply.code, reply.text)
+            self._epsv_refused = True
+        if control.family == socket.AF_INET6:
+            raise DataConnectionError("PASV cannot work over IPv6 and EPSV is off", mode="PASV")
+        reply = await control.command("PASV")
+        if reply.code != 227:
+            raise DataConnectionError("PASV failed", mode="PASV", reply=reply)
+        try:
+            named = parse_pasv_reply(reply.text)
+        except AddressSyntaxError as exc:
+            raise DataConnectionError(
+                f"unparseable PASV reply: {exc}", mode="PASV", reply=reply
+            ) from exc
+        host, note = pasv_connect_host(str(named.host), peer, trust=self.config.trust_pasv_address)
+        if note is not None:
+            log.info("%s", note)
+        return "PASV", host, named.port, note
+
+    async def _open_passive(self, command: str, rest: int) -> tuple[DataConnection, Reply]:
+        mode, host, port, note = await self._passive_address()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            async with asyncio.timeout(self.config.connect_timeout):
+                await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        except (OSError, TimeoutError) as exc:
+            sock.close()
+            os_error = (
+                exc if isinstance(exc, OSError) and not isinstance(exc, TimeoutError) else None
+            )
+            reason = "refused or unreachable" if os_error else "timed out"
+            raise DataConnectionError(
+                f"cannot connect to the passive port ({reason})",
+                mode=mode,
+                address=host,
+                port=port,
+                os_error=os_error
+                or TimeoutError(f"no connection in {self.config.connect_timeout}s"),
+            ) from exc
+        route = DataRoute(mode="passive", command=mode, host=host, port=port, note=note)
+        connection = DataConnection(sock, route, timeout=self.config.data_timeout)
+        try:
+            reply = await self._start_command(command, rest, route)
+        except BaseException:
+            connection.close()
+            raise
+        return connection, reply
+
+    # -- active -------------------------------------------------------------------------
+
+    def _listen(self) -> socket.socket:
+        control = self._control
+        family = control.family
+        bind_host = control.local_host
+        ports: list[int] = [0]
+        if self.config.active_ports is not None:
+            low, high = self.config.active_ports
+            ports = random.sample(range(low, high + 1), high - low + 1)
+        last_error: OSError | None = None
+        for port in ports:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.bind((bind_host, port))
+                sock.listen(1)
+            except OSError as exc:
+                sock.close()
+                last_error = exc
+                continue
+            sock.setblocking(False)
+            return sock
+        raise DataConnectionError(
+            "no free port to listen on for active mode",
+            mode="EPRT",
+            address=bind_host,
+            os_error=last_error,
+        )
+
+    async def _announce(self, port: int) -> tuple[str, str]:
+        """EPRT or PORT for our listening port: ``(command, advertised host)``."""
+        control = self._control
+        advertised = self.config.active_address or control.local_host
+        address = HostPort(ipaddress.ip_address(advertised), port)
+        if not self._eprt_refused:
+            reply = await control.command(f"EPRT {format_eprt(address)}")
+            if reply.code == 200:
+                return "EPRT", advertised
+            if reply.code not in NOT_IMPLEMENTED or address.host.version != 4:
+                raise DataConnectionError(
+                    "EPRT refused", mode="EPRT", address=advertised, port=port, reply=reply
+                )
+            log.info("EPRT refused (%d %s); using PORT from now on", reply.code, reply.text)
+            self._eprt_refused = True
+        if address.host.version != 4:
+            raise DataConnectionError(
+                "PORT cannot carry an IPv6 address and EPRT is off",
+                mode="PORT",
+                address=advertised,
+                port=port,
+            )
+        reply = await control.command(f"PORT {format_port(address)}")
+        if reply.code != 200:
+            raise DataConnectionError(
+                "PORT refused", mode="PORT", address=advertised, port=port, reply=reply
+            )
+        return "PORT", advertised
+
+    async def _open_active(self, command: str, rest: int) -> tuple[DataConnection, Reply]:
+        listener = self._listen()
+        try:
+            port = listener.getsockname()[1]
+            mode, advertised = await self._announce(port)
+            route = DataRoute(mode="active", command=mode, host=advertised, port=port)
+            reply = await self._start_command(command, rest, route)
+            if reply.category == 2:  # finished without a data connection
+                return DataConnection(None, route, timeout=self.config.data_timeout), reply
+            try:
+                sock = await self._accept(listener, route)
+            except DataConnectionError:
+                await self.drain_after_failure()
+                raise
+            return DataConnection(sock, route, timeout=self.config.data_timeout), reply
+        finally:
+            listener.close()
+
+    async def _accept(self, listener: socket.socket, route: DataRoute) -> socket.socket:
+        loop = asyncio.get_running_loop()
+        expected = _plain_ip(self._control.peer_host)
+        try:
+            async with asyncio.timeout(self.config.data_timeout):
+                while True:
+                    sock, address = await loop.sock_accept(listener)
+                    if _plain_ip(address[0]) == expected:
+                        sock.setblocking(False)
+                        return sock
+                    log.warning(
+                        "refused a data connection from %s: only the server %s may connect",
+                        address[0],
+                        expected,
+                    )
+                    sock.close()
+        except TimeoutError as exc:
+            raise DataConnectionError(
+                f"the server did not connect within {self.config.data_timeout}s",
+                mode=route.command,
+                address=route.host,
+                port=route.port,
+                os_error=TimeoutError("accept timed out"),
+            ) from exc
+
+    # -- the transfer command -------------------------------------------------------------
+
+    async def _start_command(self, command: str, rest: int, route: DataRoute) -> Reply:
+        control = self._control
+        if rest:
+            reply = await control.command(f"REST {rest}")
+            if reply.code != 350:
+                if reply.code in {500, 502, 504}:
+                    raise UnsupportedCommand("REST", "the server cannot resume", reply=reply)
+                raise ReplyError.from_reply(reply, expected=(350,), command=f"REST {rest}")
+        reply = await control.command(command)
+        while reply.code in {110, 120}:  # restart marker, "ready in n minutes"
+            reply = await control.read_reply()
+        if reply.category in {1, 2}:
+            return reply
+        if reply.code == 425:
+            raise DataConnectionError(
+                "the server could not open the data connection",
+                mode=route.command,
+                address=route.host,
+                port=route.port,
+                reply=reply,
+            )
+        raise ReplyError.from_reply(reply, expected=(125, 150), command=command)
+
+    async def drain_after_failure(self) -> None:
+        """Read the final reply of a transfer that failed after its 1xx reply.
+
+        Without this the next command would receive that stale reply.  If it
+        does not come in time, the control connection is given up.
+        """
+        with contextlib.suppress(FTPTimeout):
+            await self._control.read_reply(timeout=min(self.config.timeout, 10.0))
+
+
+def _plain_ip(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)

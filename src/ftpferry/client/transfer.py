@@ -1,0 +1,239 @@
+"""Moving bytes over an open data connection, and what a transfer reports.
+
+* Binary downloads ``recv_into`` one reused 1 MiB buffer and write it out:
+  one system call each way per megabyte, no new objects per chunk.
+* Binary uploads from a real file use ``loop.sock_sendfile`` on plain TCP,
+  so the kernel copies file pages to the socket (zero-copy); TLS data and
+  in-memory streams read 1 MiB chunks and send them.
+* ASCII mode (TYPE A) converts line ends as the server does: local LF
+  becomes CRLF on the wire, and CRLF from the wire becomes LF, keeping
+  state across chunk borders.
+
+After every chunk a :class:`Ticker` counts the bytes, calls the progress
+callback and, every ``keepalive`` seconds, writes a NOOP on the control
+connection so that NAT boxes and firewalls do not drop it during a long
+transfer.  Checking per chunk instead of from a timer task means a NOOP
+is only sent while data flows, which is exactly when the control
+connection is otherwise silent; the replies are read after the transfer's
+own reply (see ``AsyncFTPClient``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO, Final
+
+from .datachannel import DataConnection, DataRoute
+from .replies import Reply
+
+__all__ = [
+    "AsciiDecoder",
+    "ProgressCallback",
+    "Ticker",
+    "TransferResult",
+    "ascii_encode",
+    "receive_all",
+    "receive_to_file",
+    "send_from_file",
+]
+
+CHUNK: Final = 1024 * 1024
+SENDFILE_CHUNK: Final = 16 * 1024 * 1024
+_LONE_LF: Final = re.compile(rb"(?<!\r)\n")
+
+ProgressCallback = Callable[[int, "int | None"], object]
+"""``progress(done, total)``: bytes of the file now transferred (including a
+resumed offset) and its total size when known.  Called after every chunk,
+from the event loop's thread; it should return quickly."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferResult:
+    """What one download, upload or listing did.
+
+    Attributes:
+        remote: the remote path.
+        direction: ``download``, ``upload`` or ``listing``.
+        transferred: bytes moved over the data connection this time.
+        offset: where the transfer started (REST/APPE resume), 0 otherwise.
+        seconds: from the transfer command to its final reply.
+        route: how the data connection was made (mode, command, address, TLS).
+        keepalives: NOOPs sent on the control connection during the transfer.
+        reply: the server's final reply (226 or 250).
+        skipped: True when nothing had to be moved (already complete).
+    """
+
+    remote: str
+    direction: str
+    transferred: int
+    offset: int
+    seconds: float
+    route: DataRoute | None
+    keepalives: int
+    reply: Reply | None
+    skipped: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Bytes per second (0 for an instant transfer)."""
+        return self.transferred / self.seconds if self.seconds > 0 else 0.0
+
+
+class Ticker:
+    """Per-chunk bookkeeping: bytes, progress callback, keep-alive NOOPs."""
+
+    __slots__ = (
+        "_interval",
+        "_last_noop",
+        "_progress",
+        "_send_noop",
+        "moved",
+        "noops",
+        "offset",
+        "total",
+    )
+
+    def __init__(
+        self,
+        *,
+        offset: int,
+        total: int | None,
+        progress: ProgressCallback | None,
+        keepalive: float,
+        send_noop: Callable[[], None],
+    ) -> None:
+        self.offset = offset
+        self.total = total
+        self.moved = 0
+        self.noops = 0
+        self._progress = progress
+        self._interval = keepalive
+        self._send_noop = send_noop
+        self._last_noop = time.monotonic()
+
+    def __call__(self, count: int) -> None:
+        """Account for ``count`` more bytes."""
+        self.moved += count
+        if self._progress is not None:
+            self._progress(self.offset + self.moved, self.total)
+        if self._interval:
+            now = time.monotonic()
+            if now - self._last_noop >= self._interval:
+                self._last_noop = now
+                self._send_noop()
+                self.noops += 1
+
+
+def ascii_encode(chunk: bytes, previous_was_cr: bool) -> tuple[bytes, bool]:
+    """LF -> CRLF for TYPE A uploads, leaving existing CRLF alone.
+
+    ``previous_was_cr`` tells whether the last chunk ended with CR, so a
+    CRLF split across two reads is not doubled.  Returns the converted
+    chunk and the flag for the next call.
+    """
+    if not chunk:
+        return chunk, previous_was_cr
+    converted = _LONE_LF.sub(b"\r\n", chunk)
+    if previous_was_cr and chunk[:1] == b"\n":
+        converted = converted[1:]  # this LF completes the CRLF begun in the last chunk
+    return converted, chunk.endswith(b"\r")
+
+
+class AsciiDecoder:
+    """CRLF -> LF for TYPE A downloads, holding back a CR that ends a chunk."""
+
+    __slots__ = ("_held_cr",)
+
+    def __init__(self) -> None:
+        self._held_cr = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Convert one chunk; a trailing CR waits to see whether LF follows."""
+        if self._held_cr:
+            chunk = b"\r" + chunk
+            self._held_cr = False
+        if chunk.endswith(b"\r"):
+            chunk = chunk[:-1]
+            self._held_cr = True
+        return chunk.replace(b"\r\n", b"\n")
+
+    def flush(self) -> bytes:
+        """What is held back at the end of the stream."""
+        held, self._held_cr = self._held_cr, False
+        return b"\r" if held else b""
+
+
+def _write_all(file: BinaryIO, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[file.write(view) :]
+
+
+async def receive_to_file(
+    connection: DataConnection, file: BinaryIO, ticker: Ticker, *, ascii_mode: bool
+) -> None:
+    """Receive until the server closes the data connection, writing to ``file``."""
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    decoder = AsciiDecoder() if ascii_mode else None
+    while True:
+        count = await connection.recv_into(buffer)
+        if count == 0:
+            break
+        if decoder is None:
+            _write_all(file, view[:count])
+        else:
+            _write_all(file, decoder.feed(bytes(view[:count])))
+        ticker(count)
+    if decoder is not None:
+        _write_all(file, decoder.flush())
+
+
+async def receive_all(connection: DataConnection, ticker: Ticker) -> bytes:
+    """Everything the server sends (a listing)."""
+    buffer = bytearray(256 * 1024)
+    parts: list[bytes] = []
+    while True:
+        count = await connection.recv_into(buffer)
+        if count == 0:
+            return b"".join(parts)
+        parts.append(bytes(buffer[:count]))
+        ticker(count)
+
+
+def _regular_file_descriptor(file: BinaryIO) -> bool:
+    try:
+        file.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+async def send_from_file(
+    connection: DataConnection, file: BinaryIO, ticker: Ticker, *, ascii_mode: bool
+) -> None:
+    """Send ``file`` from its current position to its end."""
+    if not ascii_mode and connection.zero_copy and _regular_file_descriptor(file):
+        offset = file.tell()
+        while True:
+            sent = await connection.sendfile(file, offset, SENDFILE_CHUNK)
+            if sent == 0:
+                break
+            offset += sent
+            ticker(sent)
+        file.seek(offset)
+        return
+    previous_was_cr = False
+    while True:
+        chunk = file.read(CHUNK)
+        if not chunk:
+            break
+        if ascii_mode:
+            converted, previous_was_cr = ascii_encode(chunk, previous_was_cr)
+            await connection.sendall(converted)
+        else:
+            await connection.sendall(chunk)
+        ticker(len(chunk))
