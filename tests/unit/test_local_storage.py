@@ -418,10 +418,25 @@ def test_set_mtime_and_chmod(storage: LocalStorage, root: Path) -> None:
     run(storage.set_mtime("/data.txt", 1_000_000_000.0))
     assert (root / "data.txt").stat().st_mtime == 1_000_000_000.0
     assert run(storage.stat("/data.txt")).mtime == 1_000_000_000.0
-    run(storage.chmod("/data.txt", 0o100600))
+    run(storage.chmod("/data.txt", 0o600))
     assert stat.S_IMODE((root / "data.txt").stat().st_mode) == 0o600
     with pytest.raises(NotFound):
         run(storage.chmod("/missing", 0o600))
+
+
+@pytest.mark.parametrize("mode", [0o4755, 0o2755, 0o1777, 0o100600])
+def test_chmod_refuses_bits_beyond_rwx(storage: LocalStorage, root: Path, mode: int) -> None:
+    before = stat.S_IMODE((root / "data.txt").stat().st_mode)
+    with pytest.raises(PermissionDenied):
+        run(storage.chmod("/data.txt", mode))
+    assert stat.S_IMODE((root / "data.txt").stat().st_mode) == before
+
+
+def test_chmod_refuses_the_root(storage: LocalStorage, root: Path) -> None:
+    before = stat.S_IMODE(root.stat().st_mode)
+    with pytest.raises(PermissionDenied):
+        run(storage.chmod("/", 0o000))
+    assert stat.S_IMODE(root.stat().st_mode) == before
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permission bits")

