@@ -28,6 +28,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import socket
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -51,10 +52,9 @@ from ftpferry.protocol.commands import NOT_IMPLEMENTED
 from ftpferry.storage import StorageError
 
 from .datachannel import ActiveTarget, PassiveListener, peer_ip
+from .handlers import HANDLERS
 
 if TYPE_CHECKING:
-    import socket
-
     from ftpferry.protocol.listing import FileStat
     from ftpferry.storage import Storage
 
@@ -177,11 +177,9 @@ class Session(asyncio.Protocol):
         sock: socket.socket | None = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
-                import socket as socket_module  # noqa: PLC0415 - only for the constant
-
                 # Urgent data (the Telnet Synch of ABOR) stays in the stream,
                 # where the line reader strips it, instead of being lost.
-                sock.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_OOBINLINE, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         log.info("connect from %s port %d", self.peer, self.peer_port)
         self.reply(ReplyCode.SERVICE_READY, self.server.banner)
         self._schedule_timer(self.server.config.limits.login_timeout)
@@ -367,8 +365,6 @@ class Session(asyncio.Protocol):
             return
         if verb == "RNTO":
             self.rename_from = rename_from
-        from .handlers import HANDLERS  # noqa: PLC0415 - handlers import this module
-
         handler = HANDLERS[spec.alias_of or verb]
         try:
             await handler(self, arg)
