@@ -511,10 +511,12 @@ class AsyncFTPClient:
             descriptor = os.open(
                 path, os.O_WRONLY | os.O_CREAT | (0 if start else os.O_TRUNC), 0o666
             )
-            with os.fdopen(descriptor, "wb") as file:
+            with os.fdopen(descriptor, "wb", buffering=0) as file:
                 file.truncate(start)
                 file.seek(start)
-                return await self._retrieve(remote, file, start, total, ascii_mode, progress)
+                return await self._retrieve(
+                    remote, file, start, total, ascii_mode, progress, splice=True
+                )
 
     async def _retrieve(
         self,
@@ -524,9 +526,11 @@ class AsyncFTPClient:
         total: int | None,
         ascii_mode: bool,
         progress: ProgressCallback | None,
+        *,
+        splice: bool = False,
     ) -> TransferResult:
         async def body(connection: DataConnection, ticker: Ticker) -> None:
-            await receive_to_file(connection, file, ticker, ascii_mode=ascii_mode)
+            await receive_to_file(connection, file, ticker, ascii_mode=ascii_mode, splice=splice)
 
         await self._set_type("A" if ascii_mode else "I")
         result = await self._transfer(

@@ -96,8 +96,18 @@ class DataConnection:
 
     @property
     def zero_copy(self) -> bool:
-        """True when ``sendfile`` can move file pages straight to the socket."""
+        """True when ``sendfile``/``splice`` can move bytes without user space."""
         return self._sock is not None and self._tls is None
+
+    @property
+    def timeout(self) -> float:
+        """Seconds without progress before the transfer fails."""
+        return self._timeout
+
+    def fileno(self) -> int:
+        """The plain socket's descriptor (only when :attr:`zero_copy`)."""
+        assert self._sock is not None and self._tls is None
+        return self._sock.fileno()
 
     async def start_tls(
         self, context: ssl.SSLContext, server_hostname: str, session: ssl.SSLSession | None

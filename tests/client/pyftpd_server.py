@@ -1,0 +1,156 @@
+"""A pyftpdlib server for the client tests, run as its own process.
+
+``python tests/client/pyftpd_server.py --root DIR --user U --password P``
+prints ``READY <port>`` once it listens on 127.0.0.1.  Options switch on
+what stock pyftpdlib lacks or switch off what it has, so the client meets
+server behaviours ftpferry does not have:
+
+* ``--hash``: HASH (with ``OPTS HASH``), XSHA256, XSHA1 and XMD5, listed in FEAT;
+* ``--no-epsv`` / ``--no-eprt`` / ``--no-mlst`` / ``--no-mfmt``: those
+  commands answer ``500 Command not understood`` and leave FEAT;
+* ``--masquerade ADDR``: the address PASV replies name;
+* ``--certfile``/``--keyfile``: FTPS (AUTH TLS, PBSZ, PROT); needs pyOpenSSL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+from typing import Any
+
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+
+_HASHES = {"SHA-256": hashlib.sha256, "SHA-1": hashlib.sha1, "MD5": hashlib.md5}
+
+
+def _digest(path: str, algorithm: str) -> str:
+    digest = _HASHES[algorithm]()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class HashMixin:
+    """HASH (draft-bryan-ftpext-hash) and the older X commands."""
+
+    hash_algorithm = "SHA-256"
+
+    def _file_digest(self: Any, path: str, algorithm: str, ok: str) -> None:
+        if not os.path.isfile(path):
+            self.respond("550 Not a regular file.")
+            return
+        digest = _digest(path, algorithm)
+        if ok == "213":
+            size = os.path.getsize(path)
+            end = max(size - 1, 0)
+            self.respond(f"213 {algorithm} 0-{end} {digest} {os.path.basename(path)}")
+        else:
+            self.respond(f"250 {digest}")
+
+    def ftp_HASH(self, path: str) -> None:
+        self._file_digest(path, self.hash_algorithm, "213")
+
+    def ftp_XSHA256(self, path: str) -> None:
+        self._file_digest(path, "SHA-256", "250")
+
+    def ftp_XSHA1(self, path: str) -> None:
+        self._file_digest(path, "SHA-1", "250")
+
+    def ftp_XMD5(self, path: str) -> None:
+        self._file_digest(path, "MD5", "250")
+
+
+def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
+    base: type[FTPHandler] = FTPHandler
+    if args.certfile:  # needs pyOpenSSL, which the test environment may lack
+        from pyftpdlib.handlers import TLS_FTPHandler  # type: ignore[attr-defined]
+
+        base = TLS_FTPHandler
+    commands = dict(base.proto_cmds)
+    extra_feats: list[str] = []
+    removed = {
+        name
+        for name, flag in (
+            ("EPSV", args.no_epsv),
+            ("EPRT", args.no_eprt),
+            ("MLST", args.no_mlst),
+            ("MLSD", args.no_mlst),
+            ("MFMT", args.no_mfmt),
+        )
+        if flag
+    }
+    for name in removed:
+        commands.pop(name, None)
+    namespace: dict[str, Any] = {"proto_cmds": commands}
+    bases: tuple[type, ...] = (base,)
+    if args.hash:
+        for name in ("HASH", "XSHA256", "XSHA1", "XMD5"):
+            commands[name] = {"perm": "r", "auth": True, "arg": True, "help": f"{name} <path>"}
+        extra_feats = ["HASH SHA-256*;SHA-1;MD5", "XSHA256", "XSHA1", "XMD5"]
+        bases = (HashMixin, base)
+
+        def ftp_OPTS(self: Any, line: str) -> None:  # noqa: N802 - pyftpdlib's naming
+            name, _, value = line.partition(" ")
+            if name.upper() == "HASH":
+                algorithm = value.strip().upper()
+                if algorithm in _HASHES:
+                    self.hash_algorithm = algorithm
+                    self.respond(f"200 {algorithm}")
+                else:
+                    self.respond("501 Unknown algorithm.")
+                return
+            base.ftp_OPTS(self, line)
+
+        namespace["ftp_OPTS"] = ftp_OPTS
+
+    original_init = base.__init__
+
+    def __init__(self: Any, *a: Any, **kw: Any) -> None:  # noqa: N807
+        original_init(self, *a, **kw)
+        self._extra_feats = [*self._extra_feats, *extra_feats]
+
+    namespace["__init__"] = __init__
+    return type("TestHandler", bases, namespace)
+
+
+def main() -> None:
+    """Parse options, start the server, print READY <port>, serve forever."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--passive-ports", default=None)
+    parser.add_argument("--masquerade", default=None)
+    parser.add_argument("--hash", action="store_true")
+    parser.add_argument("--no-epsv", action="store_true")
+    parser.add_argument("--no-eprt", action="store_true")
+    parser.add_argument("--no-mlst", action="store_true")
+    parser.add_argument("--no-mfmt", action="store_true")
+    parser.add_argument("--certfile", default=None)
+    parser.add_argument("--keyfile", default=None)
+    args = parser.parse_args()
+
+    authorizer = DummyAuthorizer()
+    authorizer.add_user(args.user, args.password, args.root, perm="elradfmwMT")
+    handler = _handler_class(args)
+    handler.authorizer = authorizer
+    handler.banner = "pyftpdlib test server ready."
+    if args.passive_ports:
+        low, high = (int(part) for part in args.passive_ports.split("-"))
+        handler.passive_ports = range(low, high + 1)
+    if args.masquerade:
+        handler.masquerade_address = args.masquerade
+    if args.certfile:
+        handler.certfile = args.certfile
+        handler.keyfile = args.keyfile
+    server = FTPServer(("127.0.0.1", 0), handler)
+    print(f"READY {server.socket.getsockname()[1]}", flush=True)
+    server.serve_forever(handle_exit=True)
+
+
+if __name__ == "__main__":
+    main()
