@@ -32,7 +32,7 @@ def _timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-class _client:  # noqa: N801 - reads like a function call
+class _client:
     """Connect, run one operation, close: ``_client(url, mode).download(...)``."""
 
     def __init__(self, url: str, mode: str) -> None:

@@ -93,7 +93,7 @@ def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
         extra_feats = ["HASH SHA-256*;SHA-1;MD5", "XSHA256", "XSHA1", "XMD5"]
         bases = (HashMixin, base)
 
-        def ftp_OPTS(self: Any, line: str) -> None:  # noqa: N802 - pyftpdlib's naming
+        def ftp_OPTS(self: Any, line: str) -> None:
             name, _, value = line.partition(" ")
             if name.upper() == "HASH":
                 algorithm = value.strip().upper()
@@ -109,7 +109,7 @@ def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
 
     original_init = base.__init__
 
-    def __init__(self: Any, *a: Any, **kw: Any) -> None:  # noqa: N807
+    def __init__(self: Any, *a: Any, **kw: Any) -> None:
         original_init(self, *a, **kw)
         self._extra_feats = [*self._extra_feats, *extra_feats]
 
