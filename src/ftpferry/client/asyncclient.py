@@ -384,7 +384,8 @@ class AsyncFTPClient:
                 log.warning("the server offers MLST but refuses MLSD; using LIST")
             else:
                 return _parse_mlsd(self._lines(data))
-        data = await self._listing_bytes(f"LIST {path}".rstrip(), path)
+        command = " ".join(part for part in ("LIST", self.config.list_options, path) if part)
+        data = await self._listing_bytes(command, path)
         return parse_list(self._lines(data))
 
     def _lines(self, data: bytes) -> list[str]:
@@ -450,7 +451,9 @@ class AsyncFTPClient:
         Yields ``(dirpath, dirnames, filenames)``; remove names from
         ``dirnames`` to skip those subdirectories.  Symbolic links are
         listed in ``filenames`` and not followed.  A subdirectory that cannot
-        be listed is skipped; an error listing ``path`` itself is raised.
+        be listed is skipped; an error listing ``path`` itself is raised
+        (but note that some LIST-only servers, vsftpd among them, list a
+        missing directory as an empty one).
         """
         top = path or "."
         pending = [top]

@@ -53,6 +53,8 @@ class ClientConfig:
         cafile: PEM file of CA certificates to verify against.
         ssl_context: a complete context to use instead (overrides verify/cafile).
         encoding: of paths and replies on the control connection.
+        list_options: inserted after ``LIST`` (e.g. ``-a``: vsftpd hides dot
+            files otherwise); MLSD, when offered, lists everything anyway.
         netrc_file: the netrc file to read passwords from (default ~/.netrc).
         use_netrc: look passwords up in the netrc file at all.
         ask_password: call ``password_prompt`` when no password is found.
@@ -76,6 +78,7 @@ class ClientConfig:
     cafile: str | None = None
     ssl_context: ssl.SSLContext | None = None
     encoding: str = "utf-8"
+    list_options: str = ""
     netrc_file: str | None = None
     use_netrc: bool = True
     ask_password: bool = False
@@ -98,6 +101,8 @@ class ClientConfig:
                 raise ValueError(f"{name} must be positive")
         if self.keepalive < 0:
             raise ValueError("keepalive must be 0 (off) or positive")
+        if "\r" in self.list_options or "\n" in self.list_options:
+            raise ValueError("list_options must not contain line ends")
         "".encode(self.encoding)  # LookupError for an unknown codec, now rather than later
 
     def tls_context(self) -> ssl.SSLContext:
@@ -132,6 +137,7 @@ class ClientOptions(TypedDict, total=False):
     cafile: str | None
     ssl_context: ssl.SSLContext | None
     encoding: str
+    list_options: str
     netrc_file: str | None
     use_netrc: bool
     ask_password: bool

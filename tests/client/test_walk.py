@@ -1,0 +1,111 @@
+"""walk() over a nested tree with non-ASCII names, on every server, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from ftpferry.client import AsyncFTPClient, FTPClient, PermanentError
+
+from .conftest import Remote
+
+pytestmark = pytest.mark.integration
+
+TREE = {
+    "top.bin": b"t" * 10,
+    "name with spaces.dat": b"s",
+    "a/one.bin": b"1" * 100,
+    "a/héllo wörld ✓.txt": b"h",
+    "a/b/two.bin": b"2",
+    "a/b/c/three.txt": b"3",
+    "a/b/c/d/four.bin": b"4" * 4,
+    "日本語/ファイル.txt": b"j",
+    "z/émpty dir/.keep": b"",
+}
+EMPTY_DIRS = ("a/b/c/d/empty",)
+
+
+def _expected(root: Path) -> dict[str, tuple[set[str], set[str]]]:
+    """os.walk of the served tree, keyed by path relative to the root ("." for it)."""
+    result: dict[str, tuple[set[str], set[str]]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        relative = os.path.relpath(dirpath, root)
+        result[relative] = (set(dirnames), set(filenames))
+    return result
+
+
+def _normalise(path: str) -> str:
+    return os.path.normpath(path.removeprefix("/")) if path not in {"", "/"} else "."
+
+
+def _make_tree(remote: Remote) -> None:
+    for relative, data in TREE.items():
+        remote.put(relative, data)
+    for relative in EMPTY_DIRS:
+        remote.mkdir(relative)
+
+
+@pytest.mark.parametrize("mode", ["passive", "active"])
+def test_walk_matches_os_walk(remote: Remote, mode: str) -> None:
+    _make_tree(remote)
+    # vsftpd's LIST hides dot files unless asked with -a (pyftpdlib would take
+    # "-a path" for a path; MLSD servers ignore list_options).
+    options = "-a" if remote.name == "vsftpd" else ""
+    with FTPClient.from_url(
+        remote.url(),
+        mode=mode,  # type: ignore[arg-type]
+        list_options=options,
+    ) as ftp:
+        walked = {
+            _normalise(dirpath): (set(dirs), set(files)) for dirpath, dirs, files in ftp.walk()
+        }
+        assert walked == _expected(remote.root)
+
+        order = [dirpath for dirpath, _, _ in ftp.walk("a")]
+        assert order[0] == "a"
+        assert order.index("a/b") < order.index("a/b/c") < order.index("a/b/c/d")
+
+
+def test_walk_prunes_and_downloads_tree(remote: Remote, tmp_path: Path) -> None:
+    _make_tree(remote)
+    target = tmp_path / "copy"
+    with FTPClient.from_url(remote.url()) as ftp:
+        for dirpath, dirs, files in ftp.walk():
+            dirs[:] = [name for name in dirs if name != "b"]  # like os.walk: skip a/b
+            files[:] = [name for name in files if name != ".keep"]
+            local_dir = target / dirpath
+            local_dir.mkdir(parents=True, exist_ok=True)
+            for name in files:
+                ftp.download(f"{dirpath}/{name}", local_dir / name)
+    copied = {
+        str(path.relative_to(target).as_posix()).removeprefix("./")
+        for path in target.rglob("*")
+        if path.is_file()
+    }
+    assert copied == {
+        name for name in TREE if not name.startswith("a/b/") and not name.endswith(".keep")
+    }
+    assert (target / "a" / "héllo wörld ✓.txt").read_bytes() == b"h"
+    assert (target / "日本語" / "ファイル.txt").read_bytes() == b"j"
+
+
+def test_async_walk_and_missing_top(remote: Remote) -> None:
+    _make_tree(remote)
+
+    async def scenario() -> list[str]:
+        async with AsyncFTPClient.from_url(remote.url()) as ftp:
+            seen = [dirpath async for dirpath, _, _ in ftp.walk("日本語")]
+            if remote.name == "vsftpd":
+                # vsftpd answers LIST of a missing path with an empty listing.
+                missing = [step async for step in ftp.walk("no such dir")]
+                assert missing == [("no such dir", [], [])]
+            else:
+                with pytest.raises(PermanentError):
+                    async for _ in ftp.walk("no such dir"):
+                        pass
+            return seen
+
+    assert asyncio.run(scenario()) == ["日本語"]
