@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import time
 from pathlib import Path
@@ -61,7 +62,7 @@ def test_resume_download_after_interruption(remote: Remote, mode: str, tmp_path:
         assert result.transferred == len(payload) - partial
         assert local.read_bytes() == payload
         assert seen[-1] == (len(payload), len(payload))
-        assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
+        assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
 
         again = ftp.download("big.bin", local, resume=True)
         assert again.skipped and again.transferred == 0
