@@ -147,8 +147,8 @@ class AsyncFTPClient:
             self.config,
             server_key=(target.host, target.port),
             server_hostname=target.host,
+            ssl_context=session.ssl_context if session.tls else None,
         )
-        self._opener.protect = session.tls
         self._type = "I"
         return session.welcome
 

@@ -188,8 +188,8 @@ class DataChannelOpener:
         "_eprt_refused",
         "_epsv_refused",
         "_server_key",
+        "_ssl_context",
         "config",
-        "protect",
         "server_hostname",
     )
 
@@ -200,14 +200,16 @@ class DataChannelOpener:
         *,
         server_key: tuple[str, int],
         server_hostname: str,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``ssl_context`` set means PROT P: data connections are wrapped in TLS."""
         self._control = control
+        self._ssl_context = ssl_context
         self.config = config
         self._server_key = server_key
         self.server_hostname = server_hostname
         self._epsv_refused = not config.use_epsv
         self._eprt_refused = not config.use_eprt
-        self.protect = False  # PROT P in force: wrap data connections in TLS
 
     def _modes(self) -> list[ConcreteMode]:
         if self.config.mode == "passive":
@@ -251,10 +253,10 @@ class DataChannelOpener:
                         mode,
                         failures[-1],
                     )
-            if self.protect:
+            if self._ssl_context is not None:
                 try:
                     await connection.start_tls(
-                        self.config.tls_context(), self.server_hostname, self._control.tls_session
+                        self._ssl_context, self.server_hostname, self._control.tls_session
                     )
                 except TLSError:
                     connection.close()

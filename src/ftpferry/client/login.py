@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import ssl
 from dataclasses import dataclass
 
 from .config import ClientConfig
@@ -44,6 +45,8 @@ class Session:
             :class:`~ftpferry.client.urls.ResolvedLogin`).
         features: the parsed FEAT reply.
         tls: True when the control connection is encrypted and PROT P is on.
+        ssl_context: the context of the control connection, which data
+            connections must share to resume its TLS session (None without TLS).
     """
 
     control: ControlConnection
@@ -53,6 +56,7 @@ class Session:
     password_source: str
     features: Features
     tls: bool
+    ssl_context: ssl.SSLContext | None = None
 
 
 async def open_session(
@@ -72,14 +76,18 @@ async def open_session(
         ssl_context=context if target.implicit_tls else None,
     )
     try:
-        return await _handshake(control, target, config, password)
+        return await _handshake(control, target, config, password, context)
     except BaseException:
         await control.close()
         raise
 
 
 async def _handshake(
-    control: ControlConnection, target: FTPTarget, config: ClientConfig, password: str | None
+    control: ControlConnection,
+    target: FTPTarget,
+    config: ClientConfig,
+    password: str | None,
+    context: ssl.SSLContext | None,
 ) -> Session:
     welcome = await control.read_reply(timeout=config.connect_timeout + config.timeout)
     while welcome.code == 120:
@@ -90,7 +98,8 @@ async def _handshake(
         reply = await control.command("AUTH TLS")
         if reply.code != 234:
             raise TLSError(f"the server refused AUTH TLS: {reply.code} {reply.text}")
-        await control.start_tls(config.tls_context(), target.host)
+        assert context is not None
+        await control.start_tls(context, target.host)
     login = resolve_password(
         target.host,
         target.user,
@@ -122,6 +131,7 @@ async def _handshake(
         password_source=login.source,
         features=features,
         tls=protected,
+        ssl_context=context,
     )
 
 
