@@ -86,8 +86,9 @@ Errors
 Everything raised derives from :class:`FTPError`:
 :class:`ReplyError` (``code``, ``text``, ``expected``, ``command``) with
 :class:`TemporaryError` (4xx), :class:`PermanentError` (5xx) and
-:class:`LoginError`; :class:`DataConnectionError` (``mode``, ``address``,
-``port``, ``os_error``, ``reply``); :class:`ConnectionLost` and
+:class:`LoginError`; :class:`ServiceClosing` (421: a TemporaryError that is
+also a ConnectionLost); :class:`DataConnectionError` (``mode``,
+``address``, ``port``, ``os_error``, ``reply``); :class:`ConnectionLost` and
 :class:`ConnectionFailed`; :class:`FTPTimeout`; :class:`TLSError`;
 :class:`UnsupportedCommand`; :class:`ProtocolError`.
 
@@ -110,6 +111,7 @@ from .errors import (
     PermanentError,
     ProtocolError,
     ReplyError,
+    ServiceClosing,
     TemporaryError,
     TLSError,
     UnsupportedCommand,
@@ -149,6 +151,7 @@ __all__ = [
     "Reply",
     "ReplyError",
     "ResolvedLogin",
+    "ServiceClosing",
     "Session",
     "TLSError",
     "TemporaryError",

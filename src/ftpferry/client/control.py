@@ -163,6 +163,8 @@ class ControlConnection:
                     reply = self._parser.feed_line(line)
                     if reply is not None:
                         log.debug("<- %d %s", reply.code, " | ".join(reply.lines))
+                        if reply.code == 421:  # the server closes after this reply
+                            self._break(f"the server closed it: 421 {reply.text}")
                         return reply
         except TimeoutError as exc:
             self._break("a reply timed out")

@@ -29,6 +29,7 @@ __all__ = [
     "PermanentError",
     "ProtocolError",
     "ReplyError",
+    "ServiceClosing",
     "TLSError",
     "TemporaryError",
     "UnsupportedCommand",
@@ -74,7 +75,9 @@ class ReplyError(FTPError):
     def from_reply(reply: Reply, *, expected: Sequence[int] = (), command: str = "") -> ReplyError:
         """The most specific class for this code: 4xx temporary, 5xx permanent."""
         cls: type[ReplyError] = ReplyError
-        if 400 <= reply.code < 500:
+        if reply.code == 421:
+            cls = ServiceClosing
+        elif 400 <= reply.code < 500:
             cls = TemporaryError
         elif reply.code >= 500:
             cls = PermanentError
@@ -159,6 +162,11 @@ class ConnectionFailed(ConnectionLost):
         self.port = port
         self.os_error = os_error
         super().__init__(f"cannot connect to {host} port {port}: {reason}")
+
+
+class ServiceClosing(TemporaryError, ConnectionLost):
+    """``421``: the server is closing the control connection (shutting down,
+    too many users, idle time-out).  Both a reply error and a lost connection."""
 
 
 class FTPTimeout(FTPError, TimeoutError):

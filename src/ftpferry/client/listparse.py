@@ -168,17 +168,23 @@ def _ls_time(
     if month is None:
         return None
     day = int(day_text)
-    try:
-        if ":" in when:
-            hour, minute, *seconds = (int(part) for part in when.split(":"))
-            second = seconds[0] if seconds else 0
-            stamp = datetime.datetime(now.year, month, day, hour, minute, second, tzinfo=_UTC)
-            if stamp > now + datetime.timedelta(days=1):
-                stamp = stamp.replace(year=now.year - 1)
+    if ":" not in when:
+        try:
+            return datetime.datetime(int(when), month, day, tzinfo=_UTC)
+        except ValueError:  # 30 Feb
+            return None
+    hour, minute, *seconds = (int(part) for part in when.split(":"))
+    latest = now + datetime.timedelta(days=1)
+    for year in (now.year, now.year - 1):  # 29 Feb may exist in only one of them
+        try:
+            stamp = datetime.datetime(
+                year, month, day, hour, minute, seconds[0] if seconds else 0, tzinfo=_UTC
+            )
+        except ValueError:  # 30 Feb, 25:00, or 29 Feb in a common year
+            continue
+        if stamp <= latest:
             return stamp
-        return datetime.datetime(int(when), month, day, tzinfo=_UTC)
-    except ValueError:  # 30 Feb, 25:00, or 29 Feb moved to a year without it
-        return None
+    return None
 
 
 def _iso_time(date_text: str, time_text: str) -> datetime.datetime | None:
