@@ -182,7 +182,8 @@ class Session(asyncio.Protocol):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         log.info("connect from %s port %d", self.peer, self.peer_port)
         self.reply(ReplyCode.SERVICE_READY, self.server.banner)
-        self._schedule_timer(self.server.config.limits.login_timeout)
+        limits = self.server.config.limits
+        self._schedule_timer(min(limits.login_timeout, limits.idle_timeout))
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Release everything the session holds: listener, transfer, runner, timer."""

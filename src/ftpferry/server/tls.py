@@ -107,8 +107,23 @@ def certificate_fingerprint(cert: Path) -> str:
 async def tls_handshake(
     context: ssl.SSLContext, sock: socket.socket, timeout: float
 ) -> ssl.SSLSocket:
-    """Wrap a connected non-blocking socket and complete the server handshake."""
-    tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+    """Wrap a connected non-blocking socket and complete the server handshake.
+
+    No TLS 1.3 session tickets are sent on data connections.  Tickets arrive
+    after the handshake, and clients such as curl and lftp never read them
+    on an upload; closing a socket with unread data makes the kernel send a
+    reset that destroys upload bytes still in flight, while the server sees
+    an ordinary end of file.  Control connections still get tickets, so a
+    data connection can still resume their session.  OpenSSL copies the
+    setting when the connection is created, and the event loop is single
+    threaded, so changing it around ``wrap_socket`` affects this one only.
+    """
+    tickets = context.num_tickets
+    context.num_tickets = 0
+    try:
+        tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+    finally:
+        context.num_tickets = tickets
     async with asyncio.timeout(timeout):
         while True:
             try:
