@@ -496,13 +496,23 @@ class AsyncFTPClient:
         nothing when it is already complete); ``offset`` starts the remote
         file at that byte instead (written at the file's same offset, or at
         a stream's current position).  ``ascii_mode`` converts CRLF to LF.
+        A local file is opened only once the server has started sending, so
+        a failed download (no such remote file) leaves it as it was.
         """
         if ascii_mode and (resume or offset):
             raise ValueError("resuming an ASCII-mode transfer is not well defined")
         async with self._lock:
             total = None if ascii_mode else await self._size_or_none(remote)
             if not isinstance(local, str | os.PathLike):
-                return await self._retrieve(remote, local, offset or 0, total, ascii_mode, progress)
+                stream = local
+                return await self._retrieve(
+                    remote,
+                    lambda: contextlib.nullcontext(stream),
+                    offset or 0,
+                    total,
+                    ascii_mode,
+                    progress,
+                )
             path = Path(local)
             start = offset or 0
             if offset is None and resume and path.exists():
@@ -511,20 +521,20 @@ class AsyncFTPClient:
                     if start == total:
                         return self._skipped(remote, "download", start)
                     start = 0  # the local file is longer: it is not a prefix
-            descriptor = os.open(
-                path, os.O_WRONLY | os.O_CREAT | (0 if start else os.O_TRUNC), 0o666
+            return await self._retrieve(
+                remote,
+                lambda: _open_for_download(path, start),
+                start,
+                total,
+                ascii_mode,
+                progress,
+                splice=True,
             )
-            with os.fdopen(descriptor, "wb", buffering=0) as file:
-                file.truncate(start)
-                file.seek(start)
-                return await self._retrieve(
-                    remote, file, start, total, ascii_mode, progress, splice=True
-                )
 
     async def _retrieve(
         self,
         remote: str,
-        file: BinaryIO,
+        open_local: Callable[[], contextlib.AbstractContextManager[BinaryIO]],
         offset: int,
         total: int | None,
         ascii_mode: bool,
@@ -533,10 +543,14 @@ class AsyncFTPClient:
         splice: bool = False,
     ) -> TransferResult:
         async def body(connection: DataConnection, ticker: Ticker) -> None:
-            await receive_to_file(connection, file, ticker, ascii_mode=ascii_mode, splice=splice)
+            with open_local() as file:
+                await receive_to_file(
+                    connection, file, ticker, ascii_mode=ascii_mode, splice=splice
+                )
+                file.flush()
 
         await self._set_type("A" if ascii_mode else "I")
-        result = await self._transfer(
+        return await self._transfer(
             f"RETR {remote}",
             remote=remote,
             direction="download",
@@ -545,8 +559,6 @@ class AsyncFTPClient:
             progress=progress,
             body=body,
         )
-        file.flush()
-        return result
 
     async def upload(
         self,
@@ -710,6 +722,23 @@ class AsyncFTPClient:
         except (FTPError, TimeoutError, OSError):
             await session.control.close()
             return None
+
+
+def _open_for_download(path: Path, start: int) -> BinaryIO:
+    """Open ``path`` for writing at ``start``, keeping what comes before it.
+
+    Unbuffered, so the descriptor's position is the file's and the download
+    may ``splice`` into it.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | (0 if start else os.O_TRUNC)
+    file = os.fdopen(os.open(path, flags, 0o666), "wb", buffering=0)
+    try:
+        file.truncate(start)
+        file.seek(start)
+    except BaseException:
+        file.close()
+        raise
+    return file
 
 
 def _replace(config: ClientConfig, options: ClientOptions) -> ClientConfig:

@@ -101,6 +101,11 @@ class PassivePortPool:
                 continue
             sock.setblocking(False)
             self._in_use.add(port)
+            in_use, size = len(self._in_use), len(self.range)
+            if in_use * 5 >= size * 4:  # 80 % or more: worth knowing before it runs out
+                log.warning("passive range nearly full: %s", self.usage())
+            else:
+                log.debug("passive port %d: %s", port, self.usage())
             return sock, port
         log.error("passive port range %s exhausted: %s", self.range, self.usage())
         raise DataConnectError(f"No free passive port in range {self.range}")
