@@ -1,4 +1,4 @@
-"""The ``ftpferry`` command line: ``serve`` and ``hash-password``.
+"""``ftpferry serve`` and ``ftpferry hash-password``.
 
 The server's option names are a contract (other tools start it this way),
 so they are spelled exactly as documented in the README.
@@ -23,7 +23,7 @@ from ftpferry.server.config import UserConfig
 from ftpferry.server.plan import data_channel_plan, startup_warnings
 from ftpferry.server.tls import certificate_fingerprint
 
-__all__ = ["main"]
+__all__ = ["hash_password_command", "serve"]
 
 DEFAULT_USER = "ftpferry"
 
@@ -53,13 +53,7 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
 
 
-@click.group()
-@click.version_option(__version__, prog_name="ftpferry")
-def main() -> None:
-    """ftpferry: an FTP server and client whose data channel just works."""
-
-
-@main.command()
+@click.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Control port (default 2121).")
 @click.option("--root", type=click.Path(path_type=Path), default=None, help="Directory to serve.")
@@ -251,7 +245,7 @@ async def _serve(config: ServerConfig, generated: str | None) -> None:
     await server.close()
 
 
-@main.command("hash-password")
+@click.command("hash-password")
 @click.option("--password", default=None, help="Hash this instead of prompting.")
 def hash_password_command(password: str | None) -> None:
     """Print an argon2 hash for a user's password_hash in the config file."""
