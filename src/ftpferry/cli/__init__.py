@@ -11,6 +11,8 @@ import click
 
 from ftpferry import __version__
 
+from .client_commands import CLIENT_COMMANDS
+from .doctor import DOCTOR_COMMANDS
 from .serve import hash_password_command, serve
 
 __all__ = ["main"]
@@ -22,5 +24,5 @@ def main() -> None:
     """ftpferry: an FTP server and client whose data channel just works."""
 
 
-main.add_command(serve)
-main.add_command(hash_password_command)
+for command in (serve, hash_password_command, *CLIENT_COMMANDS, *DOCTOR_COMMANDS):
+    main.add_command(command)
