@@ -6,14 +6,15 @@ import hashlib
 import io
 import itertools
 import os
+import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from ftpferry.client import FTPClient
+from ftpferry.client import ConnectionLost, FTPClient, PermanentError
 
-from .conftest import Remote
+from .conftest import Remote, start_ftpferry
 
 pytestmark = pytest.mark.integration
 
@@ -173,3 +174,40 @@ def test_large_file_integrity(ftpferry: Remote, mode: str, tmp_path: Path) -> No
     assert hashlib.sha256((ftpferry.root / "big.bin").read_bytes()).hexdigest() == digest
     assert hashlib.sha256((tmp_path / "out.bin").read_bytes()).hexdigest() == digest
     assert hashlib.sha256(into_stream.getvalue()).hexdigest() == digest
+
+
+def test_failed_download_leaves_the_local_file_alone(remote: Remote, tmp_path: Path) -> None:
+    local = tmp_path / "precious.txt"
+    local.write_bytes(b"do not truncate me")
+    with _client(remote, "passive") as ftp:
+        with pytest.raises(PermanentError):
+            ftp.download("missing.txt", local)
+        assert local.read_bytes() == b"do not truncate me"
+
+        remote.put("real.txt", b"real")
+        with pytest.raises(IsADirectoryError):  # a local error stays a local error
+            ftp.download("real.txt", tmp_path)
+        assert ftp.pwd() == "/"
+
+
+def test_server_killed_mid_download(tmp_path: Path) -> None:
+    server = start_ftpferry(tmp_path)
+    payload = os.urandom(64 * 1024 * 1024)
+    server.put("big.bin", payload)
+    local = tmp_path / "big.bin"
+
+    def kill_server(done: int, total: int | None) -> None:
+        assert server.ftpferry is not None
+        if server.ftpferry.process.poll() is None:
+            server.ftpferry.process.send_signal(signal.SIGKILL)
+            server.ftpferry.process.wait()
+
+    try:
+        with _client(server, "passive") as ftp:
+            with pytest.raises(ConnectionLost):
+                ftp.download("big.bin", local, progress=kill_server)
+            assert not ftp.connected
+        partial = local.read_bytes()
+        assert len(partial) < len(payload) and payload.startswith(partial)
+    finally:
+        server.stop()

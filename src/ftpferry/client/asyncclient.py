@@ -41,10 +41,11 @@ from typing import BinaryIO, Final, Self, Unpack
 from ftpferry.protocol.listing import format_mdtm
 
 from .config import ClientConfig, ClientOptions
-from .datachannel import DataChannelOpener, DataConnection, DataRoute
+from .datachannel import DataChannelOpener, DataConnection, DataConnectionBroken, DataRoute
 from .entries import Entry, EntryKind, Listing, mdtm_to_datetime, parse_mlsx_line
 from .errors import (
     ConnectionLost,
+    DataConnectionError,
     FTPError,
     ReplyError,
     UnsupportedCommand,
@@ -674,11 +675,28 @@ class AsyncFTPClient:
         try:
             await body(connection, ticker)
             await connection.finish()
-        except BaseException as exc:
+        except DataConnectionBroken as exc:
             connection.close()
             reply = await self._settle(known, ticker.noops)
-            if isinstance(exc, OSError) and reply is not None and reply.category != 2:
+            if reply is None:
+                raise ConnectionLost(
+                    f"{command}: the data connection broke after {ticker.moved} bytes ({exc}) "
+                    "and the server did not answer"
+                ) from exc.error
+            if reply.category != 2:
                 raise ReplyError.from_reply(reply, expected=(226, 250), command=command) from exc
+            route = connection.route
+            raise DataConnectionError(
+                f"{command}: the data connection broke after {ticker.moved} bytes",
+                mode=route.command,
+                address=route.host,
+                port=route.port,
+                os_error=exc.error,
+                reply=reply,
+            ) from exc.error
+        except BaseException:
+            connection.close()
+            await self._settle(known, ticker.noops)
             raise
         final = await self._collect(known, ticker.noops)
         if final.category != 2:

@@ -54,7 +54,7 @@ from .errors import DataConnectionError, FTPTimeout, ReplyError, TLSError, Unsup
 from .modes import ConcreteMode, pasv_connect_host, remember_mode, remembered_mode
 from .replies import Reply
 
-__all__ = ["DataChannelOpener", "DataConnection", "DataRoute"]
+__all__ = ["DataChannelOpener", "DataConnection", "DataConnectionBroken", "DataRoute"]
 
 log = logging.getLogger("ftpferry.client")
 
@@ -81,6 +81,20 @@ class DataRoute:
     port: int
     tls: bool = False
     note: str | None = None
+
+
+class DataConnectionBroken(Exception):
+    """An open data connection failed mid-transfer (reset, TLS error ...).
+
+    Internal: the client turns it into the server's verdict (usually a 426
+    :class:`~.errors.TemporaryError`) or :class:`~.errors.ConnectionLost`.
+    It is kept apart from OSError so that a *local* file error during a
+    transfer is never blamed on the network.
+    """
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+        super().__init__(error.strerror or str(error) or type(error).__name__)
 
 
 class DataConnection:
@@ -142,6 +156,8 @@ class DataConnection:
                 return await asyncio.get_running_loop().sock_recv_into(self._sock, buffer)
         except TimeoutError as exc:
             raise FTPTimeout(f"no data for {self._timeout}s") from exc
+        except OSError as exc:
+            raise DataConnectionBroken(exc) from exc
 
     async def sendall(self, data: bytes | memoryview) -> None:
         """Send all of ``data``."""
@@ -154,6 +170,8 @@ class DataConnection:
                     await asyncio.get_running_loop().sock_sendall(self._sock, data)
         except TimeoutError as exc:
             raise FTPTimeout(f"the server took no data for {self._timeout}s") from exc
+        except OSError as exc:
+            raise DataConnectionBroken(exc) from exc
 
     async def sendfile(self, file: BinaryIO, offset: int, count: int) -> int:
         """Send up to ``count`` bytes of ``file`` from ``offset``; 0 at its end."""
@@ -165,6 +183,8 @@ class DataConnection:
                 )
         except TimeoutError as exc:
             raise FTPTimeout(f"the server took no data for {self._timeout}s") from exc
+        except OSError as exc:
+            raise DataConnectionBroken(exc) from exc
 
     async def finish(self) -> None:
         """Orderly end: close_notify for TLS, then FIN, so the server sees a complete file."""

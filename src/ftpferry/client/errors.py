@@ -106,7 +106,8 @@ class LoginError(ReplyError):
 
 
 class DataConnectionError(FTPError):
-    """The data connection could not be opened (or the server could not open it).
+    """The data connection could not be opened (or the server could not open it),
+    or broke during a transfer that the server nonetheless reported complete.
 
     Attributes:
         mode: the command that set up the data channel: ``EPSV``, ``PASV``,

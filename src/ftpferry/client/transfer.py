@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Final
 
 from ._sockio import wait_readable
-from .datachannel import DataConnection, DataRoute
+from .datachannel import DataConnection, DataConnectionBroken, DataRoute
 from .errors import FTPTimeout
 from .replies import Reply
 
@@ -240,7 +240,7 @@ async def _splice_to_file(connection: DataConnection, out_fd: int, ticker: Ticke
             except OSError as exc:
                 if first and exc.errno in {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}:
                     raise _SpliceUnavailable from exc
-                raise
+                raise DataConnectionBroken(exc) from exc
             if moved == 0:
                 return
             remaining = moved
