@@ -8,18 +8,8 @@ public operation takes the client's lock, so operations started
 concurrently on one client run one after another instead of mixing their
 replies; use several clients for parallel transfers.
 
-A transfer is: open the data connection (which sends the command and reads
-its ``150``), move the bytes, end the data connection, then read the final
-reply, and after it the replies to any keep-alive NOOPs sent meanwhile.
-Servers differ in when they answer a NOOP sent during a transfer (ftpferry
-and vsftpd after the transfer, pyftpdlib at once), so the final reply is
-the first one that is not a 200 while NOOPs are unanswered.
-
-When a transfer fails half-way (the data connection breaks, or a progress
-callback raises to cancel it) the client closes the data connection and
-reads the pending replies, so the control connection stays usable; if they
-do not come in time, the connection is given up rather than left out of
-step.
+How a transfer runs, and how a failed one leaves the control connection
+usable, is described in :mod:`.runner`.
 """
 
 from __future__ import annotations
@@ -32,8 +22,7 @@ import logging
 import os
 import posixpath
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final, Self, Unpack
@@ -41,18 +30,13 @@ from typing import BinaryIO, Final, Self, Unpack
 from ftpferry.protocol.listing import format_mdtm
 
 from .config import ClientConfig, ClientOptions
-from .datachannel import DataChannelOpener, DataConnection, DataConnectionBroken, DataRoute
-from .entries import Entry, EntryKind, Listing, mdtm_to_datetime, parse_mlsx_line
-from .errors import (
-    ConnectionLost,
-    DataConnectionError,
-    FTPError,
-    ReplyError,
-    UnsupportedCommand,
-)
+from .datachannel import DataChannelOpener, DataConnection, DataRoute
+from .entries import Entry, EntryKind, Listing, mdtm_to_datetime, parse_mlsd, parse_mlsx_line
+from .errors import ConnectionLost, FTPError, ReplyError, UnsupportedCommand
 from .listparse import parse_list
 from .login import Session, open_session
 from .replies import Features, Reply, parse_pwd_reply
+from .runner import Body, TransferPlan, run_transfer
 from .transfer import (
     ProgressCallback,
     Ticker,
@@ -81,7 +65,6 @@ HASH_ALGORITHMS: Final = {
     "crc32": ("CRC32", "XCRC", 8),
 }
 _HEX: Final = re.compile(r"\b[0-9a-fA-F]+\b")
-_SETTLE_TIMEOUT: Final = 10.0
 
 
 def _matches(code: int, expected: tuple[int, ...]) -> bool:
@@ -384,7 +367,7 @@ class AsyncFTPClient:
                 self._mlsd_broken = True
                 log.warning("the server offers MLST but refuses MLSD; using LIST")
             else:
-                return _parse_mlsd(self._lines(data))
+                return parse_mlsd(self._lines(data))
         command = " ".join(part for part in ("LIST", self.config.list_options, path) if part)
         data = await self._listing_bytes(command, path)
         return parse_list(self._lines(data))
@@ -399,16 +382,10 @@ class AsyncFTPClient:
         async def body(connection: DataConnection, ticker: Ticker) -> None:
             chunks.append(await receive_all(connection, ticker))
 
-        await self._transfer(
-            command,
-            remote=path,
-            direction="listing",
-            offset=0,
-            total=None,
-            progress=None,
-            body=body,
-            feature=command.split(" ", 1)[0],
+        plan = TransferPlan(
+            command=command, remote=path, direction="listing", feature=command.split(" ", 1)[0]
         )
+        await self._run(plan, body, progress=None)
         return b"".join(chunks)
 
     async def stat(self, path: str) -> Entry:
@@ -505,6 +482,8 @@ class AsyncFTPClient:
         async with self._lock:
             total = None if ascii_mode else await self._size_or_none(remote)
             if not isinstance(local, str | os.PathLike):
+                if resume:
+                    raise ValueError("resume needs a local path; pass offset= for a stream")
                 stream = local
                 return await self._retrieve(
                     remote,
@@ -551,15 +530,15 @@ class AsyncFTPClient:
                 file.flush()
 
         await self._set_type("A" if ascii_mode else "I")
-        return await self._transfer(
-            f"RETR {remote}",
+        plan = TransferPlan(
+            command=f"RETR {remote}",
             remote=remote,
             direction="download",
+            rest=offset,
             offset=offset,
             total=total,
-            progress=progress,
-            body=body,
         )
+        return await self._run(plan, body, progress=progress)
 
     async def upload(
         self,
@@ -614,15 +593,25 @@ class AsyncFTPClient:
             await send_from_file(connection, file, ticker, ascii_mode=ascii_mode)
 
         await self._set_type("A" if ascii_mode else "I")
-        return await self._transfer(
-            command,
+        plan = TransferPlan(
+            command=command,
             remote=remote,
             direction="upload",
             offset=offset,
             total=None if total is None else total - start,
-            progress=progress,
-            body=body,
         )
+        return await self._run(plan, body, progress=progress)
+
+    async def _run(
+        self, plan: TransferPlan, body: Body, *, progress: ProgressCallback | None
+    ) -> TransferResult:
+        session, opener = self._opened()
+        result = await run_transfer(
+            session.control, opener, plan, body, progress=progress, keepalive=self.config.keepalive
+        )
+        self.last_route = result.route
+        self.last_transfer = result
+        return result
 
     def _skipped(self, remote: str, direction: str, size: int) -> TransferResult:
         log.info("%s %s: already complete (%d bytes)", direction, remote, size)
@@ -639,107 +628,6 @@ class AsyncFTPClient:
         )
         self.last_transfer = result
         return result
-
-    async def _transfer(
-        self,
-        command: str,
-        *,
-        remote: str,
-        direction: str,
-        offset: int,
-        total: int | None,
-        progress: ProgressCallback | None,
-        body: Callable[[DataConnection, Ticker], Awaitable[None]],
-        feature: str | None = None,
-    ) -> TransferResult:
-        """Open the data connection, run ``body``, and read the final reply."""
-        session, opener = self._opened()
-        control = session.control
-        started = time.monotonic()
-        rest = offset if command.startswith("RETR") else 0
-        try:
-            connection, first = await opener.open(command, rest=rest)
-        except ReplyError as exc:
-            if feature is not None and exc.code in {500, 502, 504}:
-                raise UnsupportedCommand(feature, exc.text, reply=exc.reply) from exc
-            raise
-        self.last_route = connection.route
-        ticker = Ticker(
-            offset=offset,
-            total=total,
-            progress=progress,
-            keepalive=self.config.keepalive,
-            send_noop=lambda: control.write_line("NOOP"),
-        )
-        known = first if first.category == 2 else None
-        try:
-            await body(connection, ticker)
-            await connection.finish()
-        except DataConnectionBroken as exc:
-            connection.close()
-            reply = await self._settle(known, ticker.noops)
-            if reply is None:
-                raise ConnectionLost(
-                    f"{command}: the data connection broke after {ticker.moved} bytes ({exc}) "
-                    "and the server did not answer"
-                ) from exc.error
-            if reply.category != 2:
-                raise ReplyError.from_reply(reply, expected=(226, 250), command=command) from exc
-            route = connection.route
-            raise DataConnectionError(
-                f"{command}: the data connection broke after {ticker.moved} bytes",
-                mode=route.command,
-                address=route.host,
-                port=route.port,
-                os_error=exc.error,
-                reply=reply,
-            ) from exc.error
-        except BaseException:
-            connection.close()
-            await self._settle(known, ticker.noops)
-            raise
-        final = await self._collect(known, ticker.noops)
-        if final.category != 2:
-            raise ReplyError.from_reply(final, expected=(226, 250), command=command)
-        result = TransferResult(
-            remote=remote,
-            direction=direction,
-            transferred=ticker.moved,
-            offset=offset,
-            seconds=time.monotonic() - started,
-            route=connection.route,
-            keepalives=ticker.noops,
-            reply=final,
-        )
-        self.last_transfer = result
-        return result
-
-    async def _collect(self, final: Reply | None, noops: int) -> Reply:
-        """Read the transfer's final reply (unless known) and the ``noops`` NOOP replies.
-
-        While NOOPs are unanswered a 200 is taken for one of theirs: a
-        transfer never ends with 200, and the NOOPs may be answered before
-        or after the transfer's reply depending on the server.
-        """
-        session, _ = self._opened()
-        waiting = noops
-        while final is None or waiting:
-            reply = await session.control.read_reply()
-            if final is None and not (reply.code == 200 and waiting):
-                final = reply
-            else:
-                waiting -= 1
-        return final
-
-    async def _settle(self, final: Reply | None, noops: int) -> Reply | None:
-        """After a failed transfer: read what is pending, or give the connection up."""
-        session, _ = self._opened()
-        try:
-            async with asyncio.timeout(_SETTLE_TIMEOUT):
-                return await self._collect(final, noops)
-        except (FTPError, TimeoutError, OSError):
-            await session.control.close()
-            return None
 
 
 def _open_for_download(path: Path, start: int) -> BinaryIO:
@@ -761,18 +649,3 @@ def _open_for_download(path: Path, start: int) -> BinaryIO:
 
 def _replace(config: ClientConfig, options: ClientOptions) -> ClientConfig:
     return dataclasses.replace(config, **options) if options else config
-
-
-def _parse_mlsd(lines: list[str]) -> Listing:
-    entries: list[Entry] = []
-    unparsed: list[str] = []
-    for line in lines:
-        entry = parse_mlsx_line(line)
-        if entry is None:
-            unparsed.append(line)
-        elif entry.facts.get("type", "").lower() not in {"cdir", "pdir"} and entry.name not in {
-            ".",
-            "..",
-        }:
-            entries.append(entry)
-    return Listing(tuple(entries), tuple(unparsed), source="MLSD")

@@ -22,7 +22,14 @@ from typing import Final
 
 from ftpferry.protocol.listing import parse_mdtm
 
-__all__ = ["Entry", "EntryKind", "Listing", "mdtm_to_datetime", "parse_mlsx_line"]
+__all__ = [
+    "Entry",
+    "EntryKind",
+    "Listing",
+    "mdtm_to_datetime",
+    "parse_mlsd",
+    "parse_mlsx_line",
+]
 
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 
@@ -167,3 +174,18 @@ def parse_mlsx_line(line: str) -> Entry | None:
         raw=line,
         target=target,
     )
+
+
+def parse_mlsd(lines: list[str]) -> Listing:
+    """Parse MLSD output lines; the ``cdir``/``pdir`` entries (``.``, ``..``) are left out."""
+    entries: list[Entry] = []
+    unparsed: list[str] = []
+    for line in lines:
+        entry = parse_mlsx_line(line)
+        if entry is None:
+            unparsed.append(line)
+        elif entry.facts.get("type", "").lower() in {"cdir", "pdir"}:
+            continue
+        elif entry.name not in {".", ".."}:
+            entries.append(entry)
+    return Listing(tuple(entries), tuple(unparsed), source="MLSD")
