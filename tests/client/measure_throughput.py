@@ -7,8 +7,8 @@ Usage::
 Starts a real ``ftpferry serve`` with its root in /dev/shm (so the disk is
 not what is measured), makes a file of the given size, and times a
 download and an upload of it with ``FTPClient`` (passive, and active), with
-``lftp`` and with ``curl``; prints the best of ``--runs`` in MB/s
-(10^6 bytes per second).  Every run's copy is checked by size.
+``lftp`` and with ``curl``; prints the best and the median of ``--runs`` in MB/s
+(10^6 bytes per second) and the median.  Every run's copy is checked by size.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from ftpferry.client import FTPClient
+from ftpferry.client import FTPClient, Mode
 from tests.conftest import PASSWORD, USER, have, start_server
 
 
@@ -35,16 +37,16 @@ def _timed(action: Callable[[], object]) -> float:
 class _client:
     """Connect, run one operation, close: ``_client(url, mode).download(...)``."""
 
-    def __init__(self, url: str, mode: str) -> None:
+    def __init__(self, url: str, mode: Mode) -> None:
         self.url = url
         self.mode = mode
 
     def download(self, remote: str, local: Path) -> None:
-        with FTPClient.from_url(self.url, mode=self.mode) as ftp:  # type: ignore[arg-type]
+        with FTPClient.from_url(self.url, mode=self.mode) as ftp:
             ftp.download(remote, local)
 
     def upload(self, local: Path, remote: str) -> None:
-        with FTPClient.from_url(self.url, mode=self.mode) as ftp:  # type: ignore[arg-type]
+        with FTPClient.from_url(self.url, mode=self.mode) as ftp:
             ftp.upload(local, remote)
 
 
@@ -88,14 +90,13 @@ def _measure(port: int, root: Path, local: Path, size_mib: int, runs: int) -> No
     for _ in range(runs):
         for mode in ("passive", "active"):
             # Connecting and logging in is timed too, as it is for lftp and curl.
+            client = _client(url, mode)
             record(
-                f"ftpferry client {mode} get",
-                lambda mode=mode: _client(url, mode).download("big.bin", target),
-                target,
+                f"ftpferry client {mode} get", partial(client.download, "big.bin", target), target
             )
             record(
                 f"ftpferry client {mode} put",
-                lambda mode=mode: _client(url, mode).upload(source, "up.bin"),
+                partial(client.upload, source, "up.bin"),
                 root / "up.bin",
             )
         if have("lftp"):
@@ -129,10 +130,11 @@ def _measure(port: int, root: Path, local: Path, size_mib: int, runs: int) -> No
                 ),
                 root / "up.bin",
             )
-    print(f"{size_mib} MiB on loopback, best of {runs} (MB/s = 10^6 bytes/s)")
+    print(f"{size_mib} MiB on loopback, {runs} runs (MB/s = 10^6 bytes/s)")
+    print(f"  {'':<32} {'best':>9} {'median':>9}")
     for name, times in results.items():
-        best = min(times)
-        print(f"  {name:<32} {size / best / 1e6:8.0f} MB/s  ({best:.2f} s)")
+        best, median = min(times), statistics.median(times)
+        print(f"  {name:<32} {size / best / 1e6:9.0f} {size / median / 1e6:9.0f}")
 
 
 if __name__ == "__main__":

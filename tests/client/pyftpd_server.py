@@ -19,9 +19,9 @@ import hashlib
 import os
 from typing import Any
 
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
+from pyftpdlib.authorizers import DummyAuthorizer  # type: ignore[import-untyped]
+from pyftpdlib.handlers import FTPHandler  # type: ignore[import-untyped]
+from pyftpdlib.servers import FTPServer  # type: ignore[import-untyped]
 
 _HASHES = {"SHA-256": hashlib.sha256, "SHA-1": hashlib.sha1, "MD5": hashlib.md5}
 
@@ -67,7 +67,7 @@ class HashMixin:
 def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
     base: type[FTPHandler] = FTPHandler
     if args.certfile:  # needs pyOpenSSL, which the test environment may lack
-        from pyftpdlib.handlers import TLS_FTPHandler  # type: ignore[attr-defined]
+        from pyftpdlib.handlers import TLS_FTPHandler
 
         base = TLS_FTPHandler
     commands = dict(base.proto_cmds)

@@ -50,12 +50,15 @@ def test_fixtures_cover_every_format() -> None:
 
 
 def test_year_inference() -> None:
-    line = "-rw-r--r-- 1 u g 1 {date} f"
-    parse = lambda date: parse_list_line(line.format(date=date), now=NOW)  # noqa: E731
-    assert parse("Jul  2 10:00").modify.year == 2024  # type: ignore[union-attr]  # within a day
-    assert parse("Jul  3 10:00").modify.year == 2023  # type: ignore[union-attr]  # later: last year
-    assert parse("Jan  1 00:00").modify.year == 2024  # type: ignore[union-attr]
-    assert parse("Feb 29 10:00").modify is not None  # type: ignore[union-attr]  # 2024 is a leap year
+    def year(date: str) -> int | None:
+        entry = parse_list_line(f"-rw-r--r-- 1 u g 1 {date} f", now=NOW)
+        assert entry is not None
+        return entry.modify.year if entry.modify is not None else None
+
+    assert year("Jul  2 10:00") == 2024  # within a day of now
+    assert year("Jul  3 10:00") == 2023  # later than that: last year
+    assert year("Jan  1 00:00") == 2024
+    assert year("Feb 29 10:00") == 2024  # a leap year
     leap_next = datetime.datetime(2025, 1, 10, tzinfo=datetime.UTC)
     entry = parse_list_line("-rw-r--r-- 1 u g 1 Feb 29 10:00 f", now=leap_next)
     assert entry is not None and entry.modify is not None

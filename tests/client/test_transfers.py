@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ftpferry.client import ConnectionLost, FTPClient, PermanentError
+from ftpferry.client import ConnectionLost, FTPClient, PermanentError, ProgressCallback
 
 from .conftest import Remote, start_ftpferry
 
@@ -25,7 +25,7 @@ class Interrupted(Exception):
     """Raised by a progress callback to cut a transfer short, like Ctrl+C would."""
 
 
-def _interrupt_after(limit: int) -> object:
+def _interrupt_after(limit: int) -> ProgressCallback:
     def progress(done: int, total: int | None) -> None:
         if done >= limit:
             raise Interrupted(f"stopped at {done} of {total}")
