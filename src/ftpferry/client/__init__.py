@@ -56,7 +56,13 @@ ascii_mode=False, progress=None)``                     resume = SIZE then APPE
 =====================================================  ====================================
 
 ``progress(done, total)`` callbacks get the bytes of the file transferred so
-far (including a resumed offset) and its size when known.
+far (including a resumed offset) and its size when known; raising from one
+cancels the transfer and leaves the session usable.  :class:`FTPClient`
+runs an :class:`AsyncFTPClient` on a private event loop in a daemon
+thread, so its callbacks run in that thread.  One client carries one
+operation at a time (concurrent calls on an async client queue up); use
+several clients for parallel transfers.  ``list_options="-a"`` makes LIST
+show dot files on servers such as vsftpd.
 
 Data channel
 ------------
@@ -83,7 +89,8 @@ then (only with ``ask_password=True``) by prompting.
 
 Errors
 ------
-Everything raised derives from :class:`FTPError`:
+Network and protocol failures derive from :class:`FTPError` (bad arguments
+raise ValueError; local file errors stay the OSError they are):
 :class:`ReplyError` (``code``, ``text``, ``expected``, ``command``) with
 :class:`TemporaryError` (4xx), :class:`PermanentError` (5xx) and
 :class:`LoginError`; :class:`ServiceClosing` (421: a TemporaryError that is
