@@ -195,11 +195,15 @@ def vsftpd_unavailable() -> str | None:
     return None
 
 
+_created_users: list[str] = []
+
+
 def ensure_vsftpd_user() -> tuple[int, int]:
     """Create the test user (once) with a known password; returns (uid, gid)."""
     try:
         entry = pwd.getpwnam(VSFTPD_USER)
     except KeyError:
+        _created_users.append(VSFTPD_USER)
         subprocess.run(
             # vsftpd changes into the home directory before local_root: it must exist.
             ["useradd", "--no-create-home", "--home-dir", "/", "-s", "/bin/bash", VSFTPD_USER],
@@ -319,6 +323,14 @@ def start_named(name: str, tmp_path: Path) -> Remote:
     if reason is not None:
         pytest.skip(reason)
     return start_vsftpd(tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_created_users() -> Iterator[None]:
+    """Delete the system user the vsftpd tests created, when the session ends."""
+    yield
+    for name in _created_users:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
 
 
 @pytest.fixture(autouse=True)
