@@ -1,0 +1,306 @@
+"""What each client command does, as async functions over a connected client.
+
+No click and no printing here: each function takes a logged-in
+:class:`~ftpferry.client.AsyncFTPClient` and returns a result value, which
+:mod:`.render` turns into text or JSON.  Remote paths are relative to the
+login directory, as URL paths are (RFC 1738).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftpferry.client import (
+    AsyncFTPClient,
+    Listing,
+    PermanentError,
+    ReplyError,
+    TransferResult,
+    UnsupportedCommand,
+    parse_url,
+)
+from ftpferry.sync import (
+    Direction,
+    MirrorJob,
+    MirrorPlan,
+    MirrorReport,
+    Removal,
+    Transfer,
+    TransferOutcome,
+    is_remote_dir,
+    make_dirs,
+    mirror,
+    remove_tree,
+)
+
+from .connection import Connector
+from .failures import CommandError, ExitCode
+from .progress import ProgressView
+
+__all__ = [
+    "FileResult",
+    "ListResult",
+    "MkdirResult",
+    "MoveResult",
+    "RemoveResult",
+    "get_file",
+    "list_remote",
+    "make_directory",
+    "mirror_tree",
+    "move_remote",
+    "put_file",
+    "remove_remote",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListResult:
+    """``ls``: the path listed and what the server said."""
+
+    path: str
+    listing: Listing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileResult:
+    """``get``/``put``: one file's transfer."""
+
+    remote: str
+    local: Path
+    size: int
+    outcome: TransferOutcome
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveResult:
+    """``rm``: what was removed, in order."""
+
+    removed: tuple[Removal, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MkdirResult:
+    """``mkdir``: the directories created (none when ``-p`` found them all)."""
+
+    path: str
+    created: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoveResult:
+    """``mv``: the old and the new path."""
+
+    source: str
+    target: str
+
+
+# -- ls -----------------------------------------------------------------------------------
+
+
+async def list_remote(client: AsyncFTPClient, path: str) -> ListResult:
+    """List a directory; a path naming a file lists that file alone."""
+    try:
+        listing = await client.listdir(path)
+    except PermanentError as exc:
+        if not path:
+            raise
+        try:
+            entry = await client.stat(path)
+        except (ReplyError, UnsupportedCommand):
+            raise exc from None
+        if entry.is_dir:
+            raise
+        listing = Listing((entry,), source="MLST" if "MLST" in client.features else "SIZE")
+    return ListResult(path=path, listing=listing)
+
+
+# -- get and put -----------------------------------------------------------------------------
+
+
+def _outcome(
+    item: Transfer, direction: Direction, result: TransferResult, mtime_set: bool
+) -> TransferOutcome:
+    route = result.route
+    return TransferOutcome(
+        item=item,
+        direction=direction,
+        transferred=result.transferred,
+        offset=result.offset,
+        seconds=result.seconds,
+        mode=route.mode if route is not None else None,
+        data_command=route.command if route is not None else None,
+        mtime_set=mtime_set,
+    )
+
+
+def download_destination(remote: str, dest: Path | None) -> Path:
+    """Where ``get`` writes: DEST, DEST/NAME for a directory, else ./NAME."""
+    name = posixpath.basename(remote.rstrip("/"))
+    if not name or remote.endswith("/"):
+        raise CommandError(f"{remote or '/'} names a directory: use `ftpferry mirror`")
+    if dest is None:
+        return Path(name)
+    return dest / name if dest.is_dir() else dest
+
+
+async def get_file(
+    client: AsyncFTPClient,
+    remote: str,
+    dest: Path | None,
+    *,
+    resume: bool,
+    view: ProgressView,
+) -> FileResult:
+    """Download one file; the copy gets the server's modification time (MDTM)."""
+    local = download_destination(remote, dest)
+    offset = local.stat().st_size if resume and local.is_file() else 0
+    item = Transfer(path=remote, size=None, mtime=None, offset=offset)
+    view.begin(files=1, total_bytes=0)
+    view.item_started(0, item)
+
+    def progress(done: int, total: int | None) -> None:
+        view.item_progress(0, item, done, total)
+
+    result = await client.download(remote, local, resume=resume, progress=progress)
+    mtime_set = False
+    try:
+        when = await client.mtime(remote)
+    except (ReplyError, UnsupportedCommand):
+        pass  # no MDTM: the copy keeps the time it was written
+    else:
+        stamp = when.timestamp()
+        os.utime(local, (stamp, stamp))
+        mtime_set = True
+    outcome = _outcome(item, "download", result, mtime_set)
+    view.item_finished(0, outcome)
+    return FileResult(remote=remote, local=local, size=local.stat().st_size, outcome=outcome)
+
+
+async def upload_destination(client: AsyncFTPClient, source: Path, remote: str) -> str:
+    """Where ``put`` writes: the URL path, or NAME inside it when it is a directory."""
+    if not remote or remote.endswith("/") or await is_remote_dir(client, remote):
+        return posixpath.join(remote, source.name) if remote else source.name
+    return remote
+
+
+async def put_file(
+    client: AsyncFTPClient,
+    source: Path,
+    remote: str,
+    *,
+    resume: bool,
+    view: ProgressView,
+) -> FileResult:
+    """Upload one file; the copy gets the local modification time when MFMT is offered."""
+    if source.is_dir():
+        raise CommandError(f"{source} is a directory: use `ftpferry mirror --reverse`")
+    info = source.stat()  # FileNotFoundError, before anything is sent
+    target = await upload_destination(client, source, remote)
+    item = Transfer(path=target, size=info.st_size, mtime=info.st_mtime)
+    view.begin(files=1, total_bytes=info.st_size)
+    view.item_started(0, item)
+
+    def progress(done: int, total: int | None) -> None:
+        view.item_progress(0, item, done, total)
+
+    result = await client.upload(source, target, resume=resume, progress=progress)
+    mtime_set = False
+    if "MFMT" in client.features:
+        try:
+            await client.set_mtime(target, info.st_mtime)
+            mtime_set = True
+        except (ReplyError, UnsupportedCommand):
+            pass  # the server keeps the upload's time
+    outcome = _outcome(item, "upload", result, mtime_set)
+    view.item_finished(0, outcome)
+    return FileResult(remote=target, local=source, size=info.st_size, outcome=outcome)
+
+
+# -- rm, mkdir, mv --------------------------------------------------------------------------
+
+
+async def remove_remote(
+    client: AsyncFTPClient, path: str, *, recursive: bool, view: ProgressView
+) -> RemoveResult:
+    """Delete a file; with ``recursive``, a directory and everything in it."""
+    if not path.strip("/"):
+        raise CommandError("refusing to remove the login directory itself")
+    try:
+        await client.remove(path)
+    except PermanentError:
+        if not await is_remote_dir(client, path):
+            raise
+    else:
+        return RemoveResult(removed=(Removal(path=path, is_dir=False),))
+    if not recursive:
+        raise CommandError(f"{path} is a directory (use -r to remove it and its contents)")
+    removed: list[Removal] = []
+
+    def note(done: str, is_dir: bool) -> None:
+        removal = Removal(path=done, is_dir=is_dir)
+        removed.append(removal)
+        view.removed(removal, None)
+
+    await remove_tree(client, path.rstrip("/"), removed=note)
+    return RemoveResult(removed=tuple(removed))
+
+
+async def make_directory(client: AsyncFTPClient, path: str, *, parents: bool) -> MkdirResult:
+    """MKD; with ``parents``, the missing parents too and no error if it exists."""
+    if not path.strip("/"):
+        raise CommandError("no directory named in the URL")
+    if parents:
+        return MkdirResult(path=path, created=tuple(await make_dirs(client, path)))
+    await client.mkdir(path)
+    return MkdirResult(path=path, created=(path,))
+
+
+def rename_target(connector: Connector, new_path: str) -> str:
+    """``mv``'s NEWPATH: a path on the same server, or a URL of that server."""
+    if "://" not in new_path:
+        return new_path
+    target = parse_url(new_path)
+    here = connector.target
+    if (target.host, target.port) != (here.host, here.port):
+        raise CommandError("mv cannot move between servers", ExitCode.USAGE)
+    return target.path
+
+
+async def move_remote(client: AsyncFTPClient, source: str, target: str) -> MoveResult:
+    """RNFR/RNTO; a target ending in ``/`` keeps the name in that directory."""
+    if not source.strip("/"):
+        raise CommandError("no file or directory named in the URL")
+    if target.endswith("/"):
+        target = target + posixpath.basename(source.rstrip("/"))
+    await client.rename(source, target)
+    return MoveResult(source=source, target=target)
+
+
+# -- mirror ---------------------------------------------------------------------------------
+
+
+async def mirror_tree(
+    connector: Connector,
+    local: Path,
+    *,
+    direction: Direction,
+    delete: bool,
+    parallel: int,
+    view: ProgressView,
+) -> MirrorReport:
+    """``mirror``: the remote tree into ``local`` (download), or the reverse."""
+    job = MirrorJob(
+        direction=direction,
+        remote_root=connector.path.rstrip("/"),
+        local_root=local,
+        delete=delete,
+        parallel=parallel,
+    )
+
+    def planned(plan: MirrorPlan) -> None:
+        view.begin(files=len(plan.transfers), total_bytes=plan.transfer_bytes)
+
+    return await mirror(job, connector, observer=view, on_plan=planned)

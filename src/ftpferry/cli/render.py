@@ -1,0 +1,288 @@
+"""Results as text for people and as JSON documents for programs.
+
+Each client command prints exactly one JSON document on stdout with
+``--json`` (on failure too, then with ``"ok": false`` and an ``error``
+object), so a script can always parse stdout.  Without ``--json``, ``ls``
+prints its listing on stdout and the other commands print a summary on
+stderr, leaving stdout empty.  Sizes are bytes, times seconds, and
+timestamps ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+from typing import Any
+
+from ftpferry.client import Entry, EntryKind
+from ftpferry.sync import MirrorReport, TransferOutcome
+
+from .failures import ExitCode, Failure
+from .operations import FileResult, ListResult, MkdirResult, MoveResult, RemoveResult
+from .progress import format_bytes, format_rate
+
+__all__ = [
+    "Rendered",
+    "render_failure",
+    "render_file",
+    "render_list",
+    "render_mirror",
+    "render_mkdir",
+    "render_move",
+    "render_remove",
+]
+
+Document = dict[str, Any]
+
+_TYPE_BITS = {
+    EntryKind.DIR: stat.S_IFDIR,
+    EntryKind.LINK: stat.S_IFLNK,
+    EntryKind.FILE: stat.S_IFREG,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rendered:
+    """A command's output.
+
+    Attributes:
+        document: the JSON document (``--json``).
+        lines: stdout lines without ``--json``.
+        summary: a line for stderr (unless ``--quiet``), or None.
+        warnings: lines for stderr even with ``--quiet`` (failures the
+            progress view did not already report).
+        exit_code: the process exit code.
+    """
+
+    document: Document
+    lines: tuple[str, ...] = ()
+    summary: str | None = None
+    warnings: tuple[str, ...] = ()
+    exit_code: ExitCode = ExitCode.OK
+
+
+# -- ls ------------------------------------------------------------------------------------
+
+
+def _mode_text(entry: Entry) -> str:
+    type_bits = _TYPE_BITS.get(entry.kind, 0)
+    octal = entry.facts.get("unix.mode", "")
+    if octal and all(char in "01234567" for char in octal):
+        return stat.filemode(type_bits | int(octal, 8) & 0o7777)
+    letter = {EntryKind.DIR: "d", EntryKind.LINK: "l", EntryKind.FILE: "-"}.get(entry.kind, "?")
+    return letter + "?" * 9
+
+
+def entry_document(entry: Entry) -> Document:
+    """One listing entry for JSON."""
+    return {
+        "name": entry.name,
+        "kind": str(entry.kind),
+        "size": entry.size,
+        "modify": entry.modify.isoformat() if entry.modify is not None else None,
+        "mode": entry.facts.get("unix.mode"),
+        "target": entry.target,
+    }
+
+
+def render_list(url: str, result: ListResult) -> Rendered:
+    """``ls``: a long listing, directories marked with ``/``, links with ``-> target``."""
+    entries = sorted(result.listing, key=lambda entry: entry.name)
+    sizes = [f"{e.size:,}" if e.size is not None and not e.is_dir else "-" for e in entries]
+    width = max((len(size) for size in sizes), default=1)
+    lines = []
+    for entry, size in zip(entries, sizes, strict=True):
+        when = entry.modify.strftime("%Y-%m-%d %H:%M:%S") if entry.modify else "-" * 19
+        name = entry.name + ("/" if entry.is_dir else "")
+        if entry.is_link and entry.target:
+            name += f" -> {entry.target}"
+        lines.append(f"{_mode_text(entry)}  {size:>{width}}  {when}  {name}")
+    lines += [f"? {line}" for line in result.listing.unparsed]
+    document: Document = {
+        "command": "ls",
+        "ok": True,
+        "url": url,
+        "path": result.path,
+        "source": result.listing.source,
+        "entries": [entry_document(entry) for entry in entries],
+        "unparsed": list(result.listing.unparsed),
+    }
+    return Rendered(document=document, lines=tuple(lines))
+
+
+# -- get and put ---------------------------------------------------------------------------
+
+
+def outcome_document(outcome: TransferOutcome) -> Document:
+    """One file of a transfer for JSON."""
+    item = outcome.item
+    return {
+        "path": item.path,
+        "reason": item.reason,
+        "size": item.size,
+        "bytes": outcome.transferred,
+        "offset": outcome.offset,
+        "seconds": round(outcome.seconds, 6),
+        "mode": outcome.mode,
+        "data_command": outcome.data_command,
+        "mtime_set": outcome.mtime_set,
+        "error": outcome.error,
+    }
+
+
+def render_file(command: str, url: str, result: FileResult) -> Rendered:
+    """``get``/``put``: the one file, bytes moved and how."""
+    outcome = result.outcome
+    document: Document = {
+        "command": command,
+        "ok": True,
+        "url": url,
+        "direction": outcome.direction,
+        "remote": result.remote,
+        "local": str(result.local),
+        "size": result.size,
+        "bytes": outcome.transferred,
+        "offset": outcome.offset,
+        "transfer_seconds": round(outcome.seconds, 6),
+        "skipped": outcome.transferred == 0 and outcome.data_command is None,
+        "mode": outcome.mode,
+        "data_command": outcome.data_command,
+        "mtime_set": outcome.mtime_set,
+        "files": [
+            {
+                **outcome_document(outcome),
+                "remote": result.remote,
+                "local": str(result.local),
+                "size": result.size,
+            }
+        ],
+    }
+    # The progress view already said how the file went.
+    return Rendered(document=document)
+
+
+# -- mirror --------------------------------------------------------------------------------
+
+
+def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> Rendered:
+    """``mirror``: every file sent, what was created and removed, and failures."""
+    plan = report.plan
+    modes = report.modes
+    document: Document = {
+        "command": "mirror",
+        "ok": report.ok,
+        "direction": report.direction,
+        "url": url,
+        "local": local,
+        "parallel": parallel,
+        "connections": report.connections,
+        "files": [outcome_document(outcome) for outcome in report.transfers],
+        "transferred": sum(1 for outcome in report.transfers if outcome.ok),
+        "unchanged": len(plan.unchanged),
+        "created": list(report.created),
+        "deleted": [
+            {"path": removal.path, "kind": "dir" if removal.is_dir else "file"}
+            for removal in report.removed
+        ],
+        "conflicts": [{"path": c.path, "reason": c.reason} for c in plan.conflicts],
+        "errors": [
+            {"path": error.path, "stage": error.stage, "message": error.message}
+            for error in report.errors
+        ],
+        "bytes": report.transferred_bytes,
+        "mirror_seconds": round(report.seconds, 6),
+        "mode": modes[0] if len(modes) == 1 else (list(modes) or None),
+        "data_command": (
+            report.data_commands[0]
+            if len(report.data_commands) == 1
+            else (list(report.data_commands) or None)
+        ),
+    }
+    sent = document["transferred"]
+    verb = "downloaded" if report.direction == "download" else "uploaded"
+    parts = [
+        f"{verb} {sent} file{'s' if sent != 1 else ''} ({format_bytes(report.transferred_bytes)})",
+        f"{len(plan.unchanged)} unchanged",
+    ]
+    if report.removed:
+        parts.append(f"{len(report.removed)} deleted")
+    if report.errors:
+        parts.append(f"{len(report.errors)} failed")
+    summary = (
+        f"mirror: {', '.join(parts)} in {report.seconds:.2f} s "
+        f"({format_rate(report.transferred_bytes, report.seconds)}, "
+        f"{report.connections} connection{'s' if report.connections != 1 else ''})"
+    )
+    # Failed transfers and removals were reported by the progress view as they happened.
+    warnings = tuple(
+        f"{error}" for error in report.errors if error.stage not in {"transfer", "remove"}
+    )
+    return Rendered(
+        document=document,
+        summary=summary,
+        warnings=warnings,
+        exit_code=ExitCode.OK if report.ok else ExitCode.FAILED,
+    )
+
+
+# -- rm, mkdir, mv -------------------------------------------------------------------------
+
+
+def render_remove(url: str, result: RemoveResult) -> Rendered:
+    """``rm``: what was removed."""
+    document: Document = {
+        "command": "rm",
+        "ok": True,
+        "url": url,
+        "removed": [
+            {"path": removal.path, "kind": "dir" if removal.is_dir else "file"}
+            for removal in result.removed
+        ],
+    }
+    count = len(result.removed)
+    return Rendered(
+        document=document, summary=f"removed {count} entr{'y' if count == 1 else 'ies'}"
+    )
+
+
+def render_mkdir(url: str, result: MkdirResult) -> Rendered:
+    """``mkdir``: the directories created."""
+    document: Document = {
+        "command": "mkdir",
+        "ok": True,
+        "url": url,
+        "path": result.path,
+        "created": list(result.created),
+    }
+    summary = f"created {', '.join(result.created)}" if result.created else "exists already"
+    return Rendered(document=document, summary=summary)
+
+
+def render_move(url: str, result: MoveResult) -> Rendered:
+    """``mv``: from where to where."""
+    document: Document = {
+        "command": "mv",
+        "ok": True,
+        "url": url,
+        "from": result.source,
+        "to": result.target,
+    }
+    return Rendered(document=document, summary=f"renamed {result.source} to {result.target}")
+
+
+# -- failures ------------------------------------------------------------------------------
+
+
+def render_failure(command: str, url: str | None, failure: Failure) -> Document:
+    """The JSON document of a command that failed."""
+    return {
+        "command": command,
+        "ok": False,
+        "url": url,
+        "error": {
+            "kind": failure.kind,
+            "message": failure.message,
+            "code": failure.code,
+            "exit_code": int(failure.exit_code),
+        },
+    }

@@ -1,0 +1,73 @@
+"""Mirroring directory trees between the local disk and an FTP server.
+
+The work is split by job:
+
+* :mod:`.tree` reduces a local directory or a remote one to a :class:`Tree`
+  (paths, sizes, modification times);
+* :mod:`.plan` compares two trees and returns a :class:`MirrorPlan`: what
+  to create, transfer (new, changed, or resumed from a partial copy) and,
+  with ``delete``, remove; pure, no I/O;
+* :mod:`.execute` carries a plan out over ``parallel`` connections that
+  share one queue, retrying a file once after a lost connection;
+* :mod:`.run` ties them together (:func:`mirror`), and :mod:`.report`
+  holds what a run reports, and the observer interface for progress;
+* :mod:`.remote` has the tree operations FTP lacks (``mkdir -p``, ``rm -r``).
+
+Example::
+
+    async def connect() -> AsyncFTPClient:
+        client = AsyncFTPClient.from_url(url)
+        await client.connect()
+        return client
+
+    report = await mirror(
+        MirrorJob(direction="download", remote_root="site", local_root=Path("site"),
+                  parallel=4),
+        connect,
+    )
+    print(report.transferred_bytes, report.errors)
+"""
+
+from __future__ import annotations
+
+from .execute import ConnectFactory, MirrorTarget, execute_plan, local_path
+from .plan import Conflict, MirrorPlan, Removal, Transfer, plan_mirror
+from .remote import is_remote_dir, make_dirs, remove_tree
+from .report import (
+    Direction,
+    MirrorError,
+    MirrorObserver,
+    MirrorReport,
+    NullObserver,
+    TransferOutcome,
+)
+from .run import MirrorJob, mirror
+from .tree import FileState, Tree, remote_path, scan_local, scan_remote
+
+__all__ = [
+    "Conflict",
+    "ConnectFactory",
+    "Direction",
+    "FileState",
+    "MirrorError",
+    "MirrorJob",
+    "MirrorObserver",
+    "MirrorPlan",
+    "MirrorReport",
+    "MirrorTarget",
+    "NullObserver",
+    "Removal",
+    "Transfer",
+    "TransferOutcome",
+    "Tree",
+    "execute_plan",
+    "is_remote_dir",
+    "local_path",
+    "make_dirs",
+    "mirror",
+    "plan_mirror",
+    "remote_path",
+    "remove_tree",
+    "scan_local",
+    "scan_remote",
+]

@@ -1,0 +1,108 @@
+"""One mirror run from start to end: connect, scan both sides, plan, execute.
+
+Kept apart from the executor so the steps a caller may want to see (the
+plan before anything happens, for a progress bar's total) have a hook,
+and so the executor can be driven with a hand-made plan in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftpferry.client import FTPError
+
+from .execute import ConnectFactory, MirrorTarget, execute_plan
+from .plan import MirrorPlan, plan_mirror
+from .report import Direction, MirrorError, MirrorObserver, MirrorReport, NullObserver
+from .tree import scan_local, scan_remote
+
+__all__ = ["MirrorJob", "mirror"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MirrorJob:
+    """What to mirror.
+
+    Attributes:
+        direction: ``download`` (remote tree into a local directory) or
+            ``upload`` (``mirror --reverse``).
+        remote_root: the remote directory, relative to the login directory.
+        local_root: the local directory.
+        delete: remove target entries the source does not have.
+        parallel: connections sharing the transfers.
+    """
+
+    direction: Direction
+    remote_root: str
+    local_root: Path
+    delete: bool = False
+    parallel: int = 1
+
+    def __post_init__(self) -> None:
+        if self.parallel < 1:
+            raise ValueError("parallel must be at least 1")
+
+
+async def mirror(
+    job: MirrorJob,
+    connect: ConnectFactory,
+    *,
+    observer: MirrorObserver | None = None,
+    on_plan: Callable[[MirrorPlan], object] | None = None,
+) -> MirrorReport:
+    """Mirror one tree; connection and listing failures of the root are raised.
+
+    ``connect`` opens a logged-in client; it is called once for the scan
+    (that connection also serves as the first worker) and once per further
+    worker.  ``on_plan`` sees the plan before anything is changed.
+    """
+    started = time.monotonic()
+    first = await connect()
+    try:
+        remote_tree, local_tree = await asyncio.gather(
+            scan_remote(first, job.remote_root), asyncio.to_thread(scan_local, job.local_root)
+        )
+        if job.direction == "download":
+            if not remote_tree.exists:
+                raise FileNotFoundError(f"no remote directory {job.remote_root or '/'!r}")
+            source, target_tree = remote_tree, local_tree
+            exact_times = True
+        else:
+            if not local_tree.exists:
+                raise FileNotFoundError(f"no local directory {str(job.local_root)!r}")
+            source, target_tree = local_tree, remote_tree
+            exact_times = "MFMT" in first.features
+        plan = plan_mirror(source, target_tree, delete=job.delete, exact_times=exact_times)
+        if on_plan is not None:
+            on_plan(plan)
+        target = MirrorTarget(
+            direction=job.direction,
+            remote_root=job.remote_root,
+            local_root=job.local_root,
+            parallel=job.parallel,
+            exact_times=exact_times,
+        )
+        done = await execute_plan(target, plan, first, connect, observer or NullObserver())
+    finally:
+        with contextlib.suppress(FTPError, OSError):
+            await first.close()
+    errors = [
+        MirrorError(path=conflict.path, stage="conflict", message=conflict.reason)
+        for conflict in plan.conflicts
+    ]
+    errors += done.errors
+    return MirrorReport(
+        direction=job.direction,
+        plan=plan,
+        transfers=done.transfers,
+        created=done.created,
+        removed=done.removed,
+        errors=tuple(errors),
+        seconds=time.monotonic() - started,
+        connections=done.connections,
+    )
