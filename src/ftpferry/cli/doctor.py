@@ -1,13 +1,96 @@
 """``ftpferry doctor URL``: the command-line face of :mod:`ftpferry.doctor`.
 
-Filled in by the doctor work; :data:`DOCTOR_COMMANDS` lists its click
-commands, which the group in ``cli/__init__`` adds.
+:data:`DOCTOR_COMMANDS` lists its click commands, which the group in
+``cli/__init__`` adds.  Exit codes: 0 when at least one data-channel mode
+works, 1 when none does (or the session could not be opened), 2 for
+usage errors (click's convention).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import sys
+
 import click
+from rich.console import Console
 
-__all__ = ["DOCTOR_COMMANDS"]
+from ftpferry.client.urls import parse_url
+from ftpferry.doctor import DoctorOptions, Report, dumps, render_rich, render_text, run_doctor
 
-DOCTOR_COMMANDS: list[click.Command] = []
+__all__ = ["DOCTOR_COMMANDS", "doctor"]
+
+
+def _ip_address(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an IP address") from exc
+
+
+@click.command()
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (stable keys).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1, max=600),
+    default=5.0,
+    show_default=True,
+    help="Seconds each step and each data-channel probe may take.",
+)
+@click.option(
+    "--active-address",
+    callback=_ip_address,
+    default=None,
+    metavar="ADDR",
+    help="Address PORT/EPRT advertise (default: this machine's address towards the server).",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
+@click.option(
+    "--cafile",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="PEM file of CA certificates to trust (for ftps://).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show the FTP dialogue (on stderr).")
+def doctor(
+    url: str,
+    as_json: bool,
+    timeout: float,
+    active_address: str | None,
+    insecure: bool,
+    cafile: str | None,
+    verbose: bool,
+) -> None:
+    """Check an FTP/FTPS server's data channel and say what to fix.
+
+    Connects to URL (ftp://user@host:port/path or ftps://...), logs in
+    (password from the URL, FTPFERRY_PASSWORD or ~/.netrc), lists PATH once
+    over each of PASV, EPSV, PORT and EPRT, and explains every failure:
+    NAT and masquerade addresses, passive ranges that are not forwarded,
+    firewalls that block active mode, TLS certificates and session reuse.
+
+    Exit status: 0 when at least one data-channel mode works, 1 otherwise.
+    """
+    try:
+        target = parse_url(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from exc
+    options = DoctorOptions(
+        timeout=timeout, active_address=active_address, verify=not insecure, cafile=cafile
+    )
+    sink = (lambda line: click.echo(line, err=True)) if verbose else None
+    report = Report.of(run_doctor(target, options, sink=sink))
+    if as_json:
+        click.echo(dumps(report), nl=False)
+    elif sys.stdout.isatty():
+        render_rich(report, Console(highlight=False))
+    else:
+        click.echo(render_text(report), nl=False)
+    sys.exit(report.exit_code)
+
+
+DOCTOR_COMMANDS: list[click.Command] = [doctor]
