@@ -19,6 +19,7 @@ from typing import Final
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -168,12 +169,12 @@ def render_rich(report: Report, console: Console) -> None:
     summary.add_column()
     for label, text in _summary_rows(observations):
         summary.add_row(label, text)
-    console.print(summary)
+    console.print(Padding(summary, (0, 0, 0, 2)))
     if observations.probes:
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         table.add_column("mode", style="bold")
         table.add_column("result")
-        table.add_column("time", justify="right")
+        table.add_column("time", justify="right", no_wrap=True)
         table.add_column("details", overflow="fold")
         for probe in observations.probes:
             result = _result(probe)
@@ -184,10 +185,11 @@ def render_rich(report: Report, console: Console) -> None:
                 f"{probe.seconds:.2f} s",
                 probe_details(probe, observations.peer_address),
             )
-        console.print(table)
+        console.print()
+        console.print(Padding(table, (0, 0, 0, 2)))
     console.print(Text("Diagnosis", style="bold"))
     if not report.findings:
-        console.print("  [green]No problems found.[/green]")
+        console.print(Padding(Text("No problems found.", style="green"), (0, 0, 0, 2)))
     for finding in report.findings:
         console.print(
             Text.assemble(
@@ -197,9 +199,10 @@ def render_rich(report: Report, console: Console) -> None:
             )
         )
         for item in finding.evidence:
-            console.print(Text(f"- {item}"), style="dim", soft_wrap=False, overflow="fold")
-        console.print(Text.assemble(("fix: ", "bold"), finding.fix))
+            console.print(Padding(Text(f"- {item}", style="dim"), (0, 0, 0, 10)))
+        console.print(Padding(Text.assemble(("fix: ", "bold"), finding.fix), (0, 0, 0, 10)))
     style = "green" if report.exit_code == 0 else "red"
+    console.print()
     console.print(Text.assemble(("Result: ", "bold"), (_verdict(report), style)))
 
 
