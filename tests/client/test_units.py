@@ -28,7 +28,7 @@ from ftpferry.client import (
 )
 from ftpferry.client.modes import pasv_connect_host, remember_mode
 from ftpferry.client.replies import ReplyParser, parse_pwd_reply
-from ftpferry.client.transfer import AsciiDecoder, ascii_encode
+from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
 
 # -- replies -------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ import ssl
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
+from ftpferry.netio import tls_handshake, tls_recv_into, tls_sendall, tls_unwrap
 from ftpferry.protocol.addresses import (
     AddressSyntaxError,
     HostPort,
@@ -47,7 +48,6 @@ from ftpferry.protocol.addresses import (
     parse_pasv_reply,
 )
 
-from ._sockio import tls_client_handshake, tls_recv_into, tls_sendall, tls_unwrap
 from .config import ClientConfig
 from .control import ControlConnection
 from .errors import DataConnectionError, FTPTimeout, ReplyError, TLSError, UnsupportedCommand
@@ -131,8 +131,12 @@ class DataConnection:
             return
         try:
             async with asyncio.timeout(self._timeout):
-                self._tls = await tls_client_handshake(
-                    context, self._sock, server_hostname=server_hostname, session=session
+                self._tls = await tls_handshake(
+                    context,
+                    self._sock,
+                    server_side=False,
+                    server_hostname=server_hostname,
+                    session=session,
                 )
         except (ssl.SSLError, OSError, TimeoutError) as exc:
             raise TLSError(f"TLS handshake on the data connection failed: {exc}") from exc

@@ -25,23 +25,22 @@ import contextlib
 import errno
 import fcntl
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from ._sockio import wait_readable
+from ftpferry.netio import wait_readable, write_all
+from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
+
 from .datachannel import DataConnection, DataConnectionBroken, DataRoute
 from .errors import FTPTimeout
 from .replies import Reply
 
 __all__ = [
-    "AsciiDecoder",
     "ProgressCallback",
     "Ticker",
     "TransferResult",
-    "ascii_encode",
     "receive_all",
     "receive_to_file",
     "send_from_file",
@@ -51,7 +50,6 @@ CHUNK: Final = 1024 * 1024
 PIPE_SIZE: Final = 1024 * 1024
 _F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 SENDFILE_CHUNK: Final = 16 * 1024 * 1024
-_LONE_LF: Final = re.compile(rb"(?<!\r)\n")
 
 ProgressCallback = Callable[[int, "int | None"], object]
 """``progress(done, total)``: bytes of the file now transferred (including a
@@ -136,51 +134,6 @@ class Ticker:
                 self.noops += 1
 
 
-def ascii_encode(chunk: bytes, previous_was_cr: bool) -> tuple[bytes, bool]:
-    """LF -> CRLF for TYPE A uploads, leaving existing CRLF alone.
-
-    ``previous_was_cr`` tells whether the last chunk ended with CR, so a
-    CRLF split across two reads is not doubled.  Returns the converted
-    chunk and the flag for the next call.
-    """
-    if not chunk:
-        return chunk, previous_was_cr
-    converted = _LONE_LF.sub(b"\r\n", chunk)
-    if previous_was_cr and chunk[:1] == b"\n":
-        converted = converted[1:]  # this LF completes the CRLF begun in the last chunk
-    return converted, chunk.endswith(b"\r")
-
-
-class AsciiDecoder:
-    """CRLF -> LF for TYPE A downloads, holding back a CR that ends a chunk."""
-
-    __slots__ = ("_held_cr",)
-
-    def __init__(self) -> None:
-        self._held_cr = False
-
-    def feed(self, chunk: bytes) -> bytes:
-        """Convert one chunk; a trailing CR waits to see whether LF follows."""
-        if self._held_cr:
-            chunk = b"\r" + chunk
-            self._held_cr = False
-        if chunk.endswith(b"\r"):
-            chunk = chunk[:-1]
-            self._held_cr = True
-        return chunk.replace(b"\r\n", b"\n")
-
-    def flush(self) -> bytes:
-        """What is held back at the end of the stream."""
-        held, self._held_cr = self._held_cr, False
-        return b"\r" if held else b""
-
-
-def _write_all(file: BinaryIO, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[file.write(view) :]
-
-
 async def receive_to_file(
     connection: DataConnection,
     file: BinaryIO,
@@ -207,12 +160,12 @@ async def receive_to_file(
         if count == 0:
             break
         if decoder is None:
-            _write_all(file, view[:count])
+            write_all(file, view[:count])
         else:
-            _write_all(file, decoder.feed(bytes(view[:count])))
+            write_all(file, decoder.feed(bytes(view[:count])))
         ticker(count)
     if decoder is not None:
-        _write_all(file, decoder.flush())
+        write_all(file, decoder.flush())
 
 
 class _SpliceUnavailable(Exception):

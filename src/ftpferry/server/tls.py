@@ -2,9 +2,7 @@
 
 The control channel is upgraded with :meth:`asyncio.loop.start_tls` (AUTH
 TLS) or accepted already wrapped (implicit FTPS).  Data connections are raw
-non-blocking sockets (see :mod:`.transfer`), and asyncio's ``sock_*`` calls
-refuse SSL sockets, so this module drives ``SSLSocket`` reads, writes and
-handshakes itself from readiness callbacks.
+non-blocking sockets wrapped by :mod:`ftpferry.netio`.
 
 One :class:`ssl.SSLContext` serves both channels, which is what lets a data
 connection resume the control connection's TLS session: the server-side
@@ -24,21 +22,16 @@ import socket
 import ssl
 from pathlib import Path
 
-from .readiness import wait_readable, wait_writable
+from ftpferry.netio import tls_handshake
 
 __all__ = [
     "build_server_context",
     "certificate_fingerprint",
-    "tls_handshake",
-    "tls_recv_into",
-    "tls_sendall",
-    "tls_shutdown",
+    "tls_server_handshake",
     "write_self_signed",
 ]
 
 log = logging.getLogger("ftpferry.tls")
-
-SHUTDOWN_TIMEOUT = 2.0
 
 
 def build_server_context(cert: Path, key: Path, *, minimum: str = "1.2") -> ssl.SSLContext:
@@ -104,10 +97,10 @@ def certificate_fingerprint(cert: Path) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-async def tls_handshake(
+async def tls_server_handshake(
     context: ssl.SSLContext, sock: socket.socket, timeout: float
 ) -> ssl.SSLSocket:
-    """Wrap a connected non-blocking socket and complete the server handshake.
+    """TLS on an accepted or connected data socket, server side, bounded in time.
 
     No TLS 1.3 session tickets are sent on data connections.  Tickets arrive
     after the handshake, and clients such as curl and lftp never read them
@@ -116,69 +109,12 @@ async def tls_handshake(
     an ordinary end of file.  Control connections still get tickets, so a
     data connection can still resume their session.  OpenSSL copies the
     setting when the connection is created, and the event loop is single
-    threaded, so changing it around ``wrap_socket`` affects this one only.
+    threaded, so changing it around the wrap affects this one only.
     """
     tickets = context.num_tickets
     context.num_tickets = 0
     try:
-        tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        async with asyncio.timeout(timeout):
+            return await tls_handshake(context, sock, server_side=True)
     finally:
         context.num_tickets = tickets
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                tls.do_handshake()
-            except ssl.SSLWantReadError:
-                await wait_readable(tls.fileno())
-            except ssl.SSLWantWriteError:
-                await wait_writable(tls.fileno())
-            else:
-                return tls
-
-
-async def tls_sendall(sock: ssl.SSLSocket, data: bytes | memoryview) -> int:
-    """Send everything; returns the byte count."""
-    view = memoryview(data)
-    total = len(view)
-    while view:
-        try:
-            sent = sock.send(view)
-        except ssl.SSLWantWriteError:
-            await wait_writable(sock.fileno())
-            continue
-        except ssl.SSLWantReadError:
-            await wait_readable(sock.fileno())
-            continue
-        view = view[sent:]
-    return total
-
-
-async def tls_recv_into(sock: ssl.SSLSocket, buffer: bytearray) -> int:
-    """Receive into ``buffer``; 0 means the peer closed (with or without close_notify)."""
-    while True:
-        try:
-            return sock.recv_into(buffer)
-        except ssl.SSLWantReadError:
-            await wait_readable(sock.fileno())
-        except ssl.SSLWantWriteError:
-            await wait_writable(sock.fileno())
-        except ssl.SSLZeroReturnError:
-            return 0
-        except ssl.SSLEOFError:
-            return 0  # closed without close_notify: many FTPS clients do this
-
-
-async def tls_shutdown(sock: ssl.SSLSocket) -> None:
-    """Send close_notify (clients such as curl expect it), bounded in time."""
-    try:
-        async with asyncio.timeout(SHUTDOWN_TIMEOUT):
-            while True:
-                try:
-                    sock.unwrap()
-                    return
-                except ssl.SSLWantReadError:
-                    await wait_readable(sock.fileno())
-                except ssl.SSLWantWriteError:
-                    await wait_writable(sock.fileno())
-    except (TimeoutError, OSError, ValueError):
-        return

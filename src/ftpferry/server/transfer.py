@@ -21,20 +21,17 @@ import contextlib
 import errno
 import fcntl
 import os
-import re
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
-from .readiness import wait_readable, wait_writable
-from .tls import tls_recv_into, tls_sendall
+from ftpferry.netio import tls_recv_into, tls_sendall, wait_readable, wait_writable, write_all
+from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
 
 __all__ = [
-    "AsciiDecoder",
     "Progress",
-    "ascii_encode",
     "receive_to_file",
     "send_bytes",
     "send_file",
@@ -44,7 +41,6 @@ SENDFILE_CHUNK: Final = 8 * 1024 * 1024
 RECV_CHUNK: Final = 1024 * 1024
 PIPE_SIZE: Final = 1024 * 1024
 _F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-_LONE_LF: Final = re.compile(rb"(?<!\r)\n")
 
 
 @dataclass(slots=True)
@@ -101,21 +97,6 @@ async def send_bytes(sock: socket.socket, data: bytes, progress: Progress) -> No
     progress.bytes += len(data)
 
 
-def ascii_encode(chunk: bytes, previous_was_cr: bool) -> tuple[bytes, bool]:
-    """LF -> CRLF for TYPE A downloads, leaving existing CRLF alone.
-
-    ``previous_was_cr`` carries whether the last chunk ended with CR, so a
-    CRLF split across two reads is not doubled.  Returns the converted chunk
-    and the flag for the next call.
-    """
-    if not chunk:
-        return chunk, previous_was_cr
-    converted = _LONE_LF.sub(b"\r\n", chunk)
-    if previous_was_cr and chunk[:1] == b"\n":
-        converted = converted[1:]  # that LF completed a CRLF begun in the last chunk
-    return converted, chunk.endswith(b"\r")
-
-
 async def send_file_ascii(
     sock: socket.socket, file: BinaryIO, offset: int, progress: Progress
 ) -> None:
@@ -125,30 +106,6 @@ async def send_file_ascii(
     while chunk := file.read(RECV_CHUNK):
         converted, previous_was_cr = ascii_encode(chunk, previous_was_cr)
         await send_bytes(sock, converted, progress)
-
-
-class AsciiDecoder:
-    """CRLF -> LF for TYPE A uploads, holding back a CR that ends a chunk."""
-
-    __slots__ = ("_held_cr",)
-
-    def __init__(self) -> None:
-        self._held_cr = False
-
-    def feed(self, chunk: bytes) -> bytes:
-        """Convert one chunk; a trailing CR waits to see whether LF follows."""
-        if self._held_cr:
-            chunk = b"\r" + chunk
-            self._held_cr = False
-        if chunk.endswith(b"\r"):
-            chunk = chunk[:-1]
-            self._held_cr = True
-        return chunk.replace(b"\r\n", b"\n")
-
-    def flush(self) -> bytes:
-        """What is held back at the end of the stream."""
-        held, self._held_cr = self._held_cr, False
-        return b"\r" if held else b""
 
 
 async def receive_to_file(
@@ -173,15 +130,9 @@ async def receive_to_file(
             break
         progress.bytes += count
         data = view[:count] if decoder is None else decoder.feed(bytes(view[:count]))
-        _write_all(file, data)
+        write_all(file, data)
     if decoder is not None:
-        _write_all(file, decoder.flush())
-
-
-def _write_all(file: BinaryIO, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[file.write(view) :]
+        write_all(file, decoder.flush())
 
 
 class _SpliceUnavailable(Exception):
@@ -228,7 +179,7 @@ async def _splice_to_file(sock: socket.socket, file: BinaryIO, progress: Progres
                     # then let the caller go on with recv/write.
                     while moved:
                         data = os.read(pipe_read, moved)
-                        _write_all(file, data)
+                        write_all(file, data)
                         moved -= len(data)
                     raise _SpliceUnavailable from exc
             await asyncio.sleep(0)

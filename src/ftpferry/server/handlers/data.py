@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ftpferry.netio import tls_unwrap
 from ftpferry.protocol import (
     AddressSyntaxError,
     HostPort,
@@ -35,7 +36,7 @@ from ftpferry.protocol.paths import virtual_name
 from ftpferry.storage import NotADirectory, StorageError
 
 from ..datachannel import ActiveTarget, DataConnectError, PassiveListener, connect_active
-from ..tls import tls_handshake, tls_shutdown
+from ..tls import tls_server_handshake
 from ..transfer import Progress, receive_to_file, send_bytes, send_file, send_file_ascii
 from .listings import list_entries, list_names, strip_list_options
 
@@ -287,7 +288,7 @@ async def _secured(session: Session, sock: socket.socket, progress: Progress, bo
         return
     timeout = session.server.config.limits.data_timeout
     try:
-        secure = await tls_handshake(context, sock, timeout)
+        secure = await tls_server_handshake(context, sock, timeout)
     except (OSError, TimeoutError) as exc:
         raise DataConnectError(f"TLS handshake on the data connection failed: {exc}") from exc
     try:
@@ -297,7 +298,7 @@ async def _secured(session: Session, sock: socket.socket, progress: Progress, bo
                 "the client must resume the control connection's session"
             )
         await body(secure, progress)
-        await tls_shutdown(secure)
+        await tls_unwrap(secure)
     finally:
         secure.close()
 
