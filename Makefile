@@ -46,7 +46,7 @@ system-deps:
 
 ## test: install everything the tests need, then run the whole suite
 test: $(VENV)/.installed-test system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -bb -m pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
