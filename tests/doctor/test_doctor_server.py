@@ -16,7 +16,15 @@ from urllib.parse import quote
 import pytest
 import trustme
 
-from tests.conftest import PASSWORD, USER, RawClient, ServerProcess, ftpferry_command, start_server
+from tests.conftest import (
+    PASSWORD,
+    USER,
+    RawClient,
+    ServerProcess,
+    ftpferry_command,
+    ipv6_loopback_available,
+    start_server,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +68,8 @@ def doctor(*args: str, env: dict[str, str] | None = None) -> DoctorRun:
 
 def url(server: ServerProcess, scheme: str = "ftp", *, password: str | None = PASSWORD) -> str:
     secret = f":{quote(password, safe='')}" if password is not None else ""
-    return f"{scheme}://{quote(server.user, safe='')}{secret}@{server.host}:{server.port}/"
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    return f"{scheme}://{quote(server.user, safe='')}{secret}@{host}:{server.port}/"
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +136,22 @@ def test_verbose_shows_the_dialogue_without_the_password(plain: ServerProcess) -
     for line in ("-> USER alice", "-> PASS ****", "-> PASV", "<- 227 ", "-> EPRT |1|127.0.0.1|"):
         assert line in run.stderr, run.explain()
     assert PASSWORD not in run.stderr
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback")
+def test_ipv6_server_pasv_and_port_do_not_apply(tmp_path: Path) -> None:
+    server = start_server(tmp_path, host="::1")
+    try:
+        run = doctor("--json", url(server))
+        assert run.returncode == 0, run.explain()
+        data = run.json()
+        assert data["modes"]["EPSV"]["ok"] and data["modes"]["EPRT"]["ok"], run.explain()
+        for command in ("PASV", "PORT"):
+            assert data["modes"][command]["failure"] == "not-applicable", run.explain()
+        assert data["findings"] == [], run.explain()
+        assert "2 of 2 data-channel modes work" in doctor(url(server)).stdout
+    finally:
+        server.stop()
 
 
 # -- active mode refused ----------------------------------------------------------------------

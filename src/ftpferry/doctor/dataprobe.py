@@ -45,6 +45,7 @@ from ftpferry.protocol.addresses import (
 )
 
 from .observations import DataCommand, DataProbe, Failure, ReplyInfo
+from .phrases import connect_text
 from .wire import Deadline, Dialogue, connect, describe_os_error
 
 __all__ = ["ProbeSettings", "probe_active", "probe_passive"]
@@ -120,6 +121,8 @@ def probe_passive(
         setup = _info(reply)
         state.update(setup_reply=setup)
         expected = 227 if command == "PASV" else 229
+        if command == "PASV" and dialogue.family == socket.AF_INET6 and reply.code // 100 == 5:
+            return state.fail("not-applicable", "PASV carries only IPv4 addresses; this is IPv6")
         if reply.code != expected:
             return state.fail("setup-refused", f"{command} refused: {_reply_failure(setup)}")
         try:
@@ -142,10 +145,7 @@ def probe_passive(
         data, attempt = connect(host, port, deadline.left(), dialogue.record)
         state.update(connect=attempt)
         if data is None:
-            return state.fail(
-                "connect-failed",
-                f"connect to {host} port {port}: {attempt.error} after {attempt.seconds:.1f}s",
-            )
+            return state.fail("connect-failed", connect_text(attempt))
         return _transfer(dialogue, state, settings, data, listener=None)
     except FTPTimeout as exc:
         dialogue.broken = True  # a reply may still be on its way

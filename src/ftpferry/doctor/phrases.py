@@ -84,7 +84,12 @@ def probe_details(probe: DataProbe, peer_address: str) -> str:
         parts.append(f"{final.code}, {probe.bytes_received} bytes listed")
     elif final is not None:
         parts.append(reply_text(final))
-    if not probe.ok and probe.failure in {"reply-timeout", "control-lost", "tls-handshake"}:
+    if not probe.ok and probe.failure in {
+        "reply-timeout",
+        "control-lost",
+        "tls-handshake",
+        "not-applicable",
+    }:
         parts.append(probe.error)
     if probe.via_control_address is not None:
         again = probe.via_control_address

@@ -108,11 +108,16 @@ def _result(probe: DataProbe) -> str:
 
 def _verdict(report: Report) -> str:
     probes = report.observations.probes
-    working = [probe.command for probe in probes if probe.works]
+    working = [
+        probe.command if probe.ok else f"{probe.command} (only at the control address)"
+        for probe in probes
+        if probe.works
+    ]
     if not probes:
         return f"the data channel was not reached (exit {report.exit_code})"
+    applicable = [probe for probe in probes if probe.failure != "not-applicable"]
     return (
-        f"{len(working)} of {len(probes)} data-channel modes work"
+        f"{len(working)} of {len(applicable)} data-channel modes work"
         f"{': ' + ', '.join(working) if working else ''} (exit {report.exit_code})"
     )
 

@@ -74,7 +74,7 @@ def _passive_works(observations: Observations) -> bool:
 
 
 def _unless_passive(observations: Observations) -> Severity:
-    """Active-mode trouble is an error only when passive mode does not work either."""
+    """A failure is an error only when no passive mode works: passive is what clients use."""
     return "warning" if _passive_works(observations) else "error"
 
 
@@ -148,7 +148,7 @@ def pasv_private_address(observations: Observations) -> Iterable[Finding]:
     epsv = observations.probe("EPSV")
     if epsv is not None:
         evidence.append(f"EPSV (its reply names no address): {probe_outcome(epsv)}")
-    public = peer if not is_unroutable(peer) or observations.host == peer else observations.host
+    public = peer
     fix = (
         f"Make the server announce the address clients connect to ({public}, or a DNS name "
         f"for it) in its PASV replies: ftpferry serve --masquerade-address {public}; vsftpd "
@@ -490,9 +490,7 @@ def unexplained_failures(
             continue
         yield Finding(
             code="data-probe-failed",
-            severity="error"
-            if probe.command in {"PASV", "EPSV"}
-            else _unless_passive(observations),
+            severity=_unless_passive(observations),
             title=f"{probe.command} fails",
             evidence=(f"{probe.command}: {probe.error or probe.failure}",),
             fix="See the dialogue (-v) and the server's log for this step.",
