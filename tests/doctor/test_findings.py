@@ -246,6 +246,20 @@ def test_eprt_not_implemented_is_information() -> None:
     assert finding.severity == "info"
 
 
+def test_vsftpd_illegal_port_is_a_refusal_not_a_missing_command() -> None:
+    illegal = reply(500, "Illegal PORT command.")
+    port = failed("PORT", failure="setup-refused", error="x", setup_reply=illegal)
+    found = codes(with_probes(healthy(), port))
+    assert "active-refused" in found
+    assert "port-not-supported" not in found
+
+
+def test_unknown_eprt_is_not_supported() -> None:
+    unknown = reply(500, "Unknown command.")
+    eprt = failed("EPRT", failure="setup-refused", error="x", setup_reply=unknown)
+    assert codes(with_probes(healthy(), eprt)) == ["eprt-not-supported"]
+
+
 # -- (4) EPSV refused -----------------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable
 
 from .finding import Finding, Severity
-from .observations import DATA_COMMANDS, DataCommand, DataProbe, Observations
+from .observations import DATA_COMMANDS, DataCommand, DataProbe, Observations, ReplyInfo
 from .phrases import connect_text, is_unroutable, probe_outcome, reply_text
 
 __all__ = [
@@ -46,8 +46,11 @@ __all__ = [
     "unexplained_failures",
 ]
 
-NOT_IMPLEMENTED = frozenset({500, 502, 504, 522})
-"""Replies meaning "I do not know (or support) this command", not "you may not"."""
+NOT_IMPLEMENTED = frozenset({502, 504, 522})
+"""Replies meaning "I do not support this command (or address family)", not "you may not"."""
+
+UNKNOWN_COMMAND = re.compile(r"unknown|not understood|unrecogni[sz]ed|not implemented", re.I)
+"""500 is both "unknown command" and, for vsftpd, "Illegal PORT command": the text decides."""
 
 IGNORING_CLIENTS = (
     "curl (--ftp-skip-pasv-ip is its default), lftp (ftp:fix-pasv-address, its default), "
@@ -99,6 +102,13 @@ def _addresses_in(text: str) -> list[str]:
         except ValueError:
             continue
     return found
+
+
+def _not_supported(reply: ReplyInfo) -> bool:
+    """True when a refusal means the command is not offered, not that it was denied."""
+    return reply.code in NOT_IMPLEMENTED or (
+        reply.code == 500 and UNKNOWN_COMMAND.search(reply.text) is not None
+    )
 
 
 def _masquerade_applies(observations: Observations, probe: DataProbe) -> bool:
@@ -317,7 +327,7 @@ def active_refused(observations: Observations) -> Iterable[Finding]:
         if probe.failure == "setup-refused"
         and probe.setup_reply is not None
         and probe.setup_reply.code // 100 == 5
-        and probe.setup_reply.code not in NOT_IMPLEMENTED
+        and not _not_supported(probe.setup_reply)
     ]
     if not refused:
         return
@@ -368,7 +378,7 @@ def active_unsupported(observations: Observations) -> Iterable[Finding]:
     """PORT or EPRT answered "not implemented" (500/502/504/522)."""
     for probe in _probes(observations, "PORT", "EPRT"):
         reply = probe.setup_reply
-        if probe.failure != "setup-refused" or reply is None or reply.code not in NOT_IMPLEMENTED:
+        if probe.failure != "setup-refused" or reply is None or not _not_supported(reply):
             continue
         other = observations.probe("PORT" if probe.command == "EPRT" else "EPRT")
         yield Finding(
