@@ -148,9 +148,25 @@ def test_pasv_naming_another_public_address_is_not_a_masquerade_problem() -> Non
         advertised_host="93.184.216.34",
         connect=timed_out(30001, host="93.184.216.34"),
     )
-    found = codes(with_probes(healthy(), pasv))
+    observations = with_probes(healthy(), pasv)
+    found = codes(observations)
     assert "pasv-private-address" not in found
-    assert "passive-connect-timeout" in found
+    assert "passive-connect-timeout" not in found
+    finding = only(observations, "pasv-other-address")
+    assert "hairpin" in finding.fix
+    assert finding.severity == "error"
+
+
+def test_pasv_other_address_working_at_the_control_address_is_a_warning() -> None:
+    pasv = failed(
+        "PASV",
+        failure="connect-failed",
+        error="timed out",
+        advertised_host="93.184.216.34",
+        connect=timed_out(30001, host="93.184.216.34"),
+        via_control_address=ok_probe("PASV", advertised_host="93.184.216.34"),
+    )
+    assert only(with_probes(healthy(), pasv), "pasv-other-address").severity == "warning"
 
 
 # -- (2) passive range not open -------------------------------------------------------------

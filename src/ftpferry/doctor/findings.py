@@ -29,6 +29,7 @@ RULES: Final[tuple[Rule, ...]] = (
     rules_session.login,
     rules_session.stopped_elsewhere,
     rules_data.pasv_private_address,
+    rules_data.pasv_other_address,
     rules_data.passive_connect_failed,
     rules_data.passive_range_exhausted,
     rules_data.epsv_refused,

@@ -7,11 +7,10 @@ reader different stories about one probe.
 
 from __future__ import annotations
 
-import ipaddress
-
+from .addresses import same_address
 from .observations import ConnectInfo, DataProbe, ReplyInfo
 
-__all__ = ["connect_text", "is_unroutable", "probe_details", "probe_outcome", "reply_text"]
+__all__ = ["connect_text", "probe_details", "probe_outcome", "reply_text"]
 
 
 def reply_text(reply: ReplyInfo | None) -> str:
@@ -25,16 +24,6 @@ def connect_text(attempt: ConnectInfo) -> str:
     if attempt.outcome == "ok":
         return f"connected to {where} in {attempt.seconds:.2f} s"
     return f"connect to {where}: {attempt.error or attempt.outcome} after {attempt.seconds:.1f} s"
-
-
-def is_unroutable(address: str) -> bool:
-    """True for an address a client elsewhere on the internet cannot reach
-    (private, loopback, link-local, shared, reserved, unspecified)."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return not parsed.is_global or parsed.is_unspecified
 
 
 def probe_outcome(probe: DataProbe) -> str:
@@ -54,7 +43,7 @@ def probe_details(probe: DataProbe, peer_address: str) -> str:
     setup = probe.setup_reply
     if probe.command == "PASV" and probe.advertised_host is not None:
         named = f"227 names {probe.advertised_host} port {probe.advertised_port}"
-        if probe.advertised_host == peer_address:
+        if same_address(probe.advertised_host, peer_address):
             parts.append(f"{named} (the control address)")
         else:
             parts.append(f"{named}, but the control address is {peer_address}")

@@ -31,6 +31,7 @@ from ftpferry.client.errors import ConnectionLost, FTPTimeout, ProtocolError
 from ftpferry.client.replies import Reply
 from ftpferry.client.urls import FTPTarget, resolve_password
 
+from .addresses import same_address
 from .dataprobe import ProbeSettings, probe_active, probe_passive
 from .observations import (
     DATA_COMMANDS,
@@ -89,7 +90,7 @@ class DoctorOptions:
 
 
 class _Stop(Exception):
-    """Internal: the session could not be opened; ``fields`` say how far it got."""
+    """Internal: the session could not be opened; the message says where it stopped."""
 
 
 @dataclass(slots=True)
@@ -116,19 +117,6 @@ def _tls_mode(target: FTPTarget) -> TLSMode:
     if target.implicit_tls:
         return "implicit"
     return "explicit" if target.tls else "none"
-
-
-def _same_address(left: str, right: str) -> bool:
-    """Compare addresses, seeing through IPv4-mapped IPv6 (``::ffff:1.2.3.4``)."""
-    try:
-        a, b = ipaddress.ip_address(left), ipaddress.ip_address(right)
-    except ValueError:
-        return left == right
-    if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
-        a = a.ipv4_mapped
-    if isinstance(b, ipaddress.IPv6Address) and b.ipv4_mapped is not None:
-        b = b.ipv4_mapped
-    return a == b
 
 
 class _Prober:
@@ -352,7 +340,7 @@ class _Prober:
                 command == "PASV"
                 and probe.failure in RETRY_AFTER_FAILED_CONNECT
                 and probe.advertised_host is not None
-                and not _same_address(probe.advertised_host, first.peer_address)
+                and not same_address(probe.advertised_host, first.peer_address)
             ):
                 self.record("** PASV again, connecting to the control address instead")
                 current = self._usable(current)

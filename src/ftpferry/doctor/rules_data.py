@@ -29,12 +29,14 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from .addresses import is_unroutable, same_address
 from .finding import Finding, Severity
 from .observations import DATA_COMMANDS, DataCommand, DataProbe, Observations, ReplyInfo
-from .phrases import connect_text, is_unroutable, probe_outcome, reply_text
+from .phrases import connect_text, probe_outcome, reply_text
 
 __all__ = [
     "active_no_connection",
+    "pasv_other_address",
     "active_refused",
     "active_unsupported",
     "epsv_refused",
@@ -81,18 +83,6 @@ def _unless_passive(observations: Observations) -> Severity:
     return "warning" if _passive_works(observations) else "error"
 
 
-def _same(left: str | None, right: str) -> bool:
-    if left is None:
-        return False
-    try:
-        a, b = ipaddress.ip_address(left), ipaddress.ip_address(right)
-    except ValueError:
-        return left == right
-    if isinstance(b, ipaddress.IPv6Address) and b.ipv4_mapped is not None:
-        b = b.ipv4_mapped
-    return a == b
-
-
 def _addresses_in(text: str) -> list[str]:
     """IP addresses quoted in a reply (``... your own address 198.18.0.2, not ...``)."""
     found: list[str] = []
@@ -117,18 +107,26 @@ def _masquerade_applies(observations: Observations, probe: DataProbe) -> bool:
     return (
         probe.command == "PASV"
         and named is not None
-        and not _same(named, observations.peer_address)
+        and not same_address(named, observations.peer_address)
         and is_unroutable(named)
     )
 
 
+def _pasv_elsewhere(observations: Observations, probe: DataProbe) -> bool:
+    """PASV named an address other than the one we connected to."""
+    return probe.command == "PASV" and (
+        probe.advertised_host is not None
+        and not same_address(probe.advertised_host, observations.peer_address)
+    )
+
+
 def _passive_attempts(observations: Observations) -> list[tuple[str, DataProbe]]:
-    """Passive probes whose connect went to an address the client should reach:
-    EPSV, PASV unless its address is the masquerade problem, and PASV retried
-    at the control address."""
+    """Passive probes whose connect went to the address connected to: EPSV,
+    PASV when it named that address, and PASV retried at the control address.
+    (A PASV naming another address has rules of its own.)"""
     attempts: list[tuple[str, DataProbe]] = []
     for probe in _probes(observations, "PASV", "EPSV"):
-        if not _masquerade_applies(observations, probe):
+        if not _pasv_elsewhere(observations, probe):
             attempts.append((probe.command, probe))
         if probe.via_control_address is not None:
             attempts.append(("PASV at the control address", probe.via_control_address))
@@ -177,6 +175,44 @@ def pasv_private_address(observations: Observations) -> Iterable[Finding]:
         title="server needs a masquerade address: PASV advertises a private/unroutable address",
         evidence=tuple(evidence),
         fix=fix,
+        modes=("PASV",),
+    )
+
+
+def pasv_other_address(observations: Observations) -> Iterable[Finding]:
+    """PASV names another public address, which does not answer from here."""
+    probe = observations.probe("PASV")
+    if (
+        probe is None
+        or probe.ok
+        or not _pasv_elsewhere(observations, probe)
+        or _masquerade_applies(observations, probe)
+        or probe.connect is None
+    ):
+        return
+    peer = observations.peer_address
+    evidence = [
+        f"PASV: 227 names {probe.advertised_host} port {probe.advertised_port}, "
+        f"but the control connection goes to {peer}",
+        connect_text(probe.connect),
+    ]
+    again = probe.via_control_address
+    if again is not None:
+        evidence.append(f"PASV again at the control address {peer}: {probe_outcome(again)}")
+    yield Finding(
+        code="pasv-other-address",
+        severity="warning" if probe.works else "error",
+        title="PASV names another public address than the one you connected to, and it "
+        "does not answer from here",
+        evidence=tuple(evidence),
+        fix=(
+            "If you are testing from inside the server's own network, that is expected: "
+            "routers rarely loop a connection to their public address back inside (hairpin "
+            "NAT); test from outside, or give inside clients the inside address (ftpferry "
+            "--passive-address CIDR=ADDR). Otherwise the masquerade address is wrong or "
+            f"stale: set it to the server's public address (ftpferry --masquerade-address "
+            f"{peer}; vsftpd pasv_address; ProFTPD MasqueradeAddress; pure-ftpd -P)."
+        ),
         modes=("PASV",),
     )
 
@@ -340,7 +376,7 @@ def active_refused(observations: Observations) -> Iterable[Finding]:
         address
         for probe in refused
         for address in _addresses_in(probe.setup_reply.text if probe.setup_reply else "")
-        if not _same(address, named)
+        if not same_address(address, named)
     ]
     if observations.active_address:
         evidence.append(

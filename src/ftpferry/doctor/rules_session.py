@@ -85,11 +85,7 @@ def greeting(observations: Observations) -> Iterable[Finding]:
     if hello is None:
         if observations.tls is not None and not observations.tls.ok:
             return  # the TLS rules explain it
-        tip = (
-            "If this is an implicit-FTPS port (990), use ftps://host:990/."
-            if observations.tls_mode == "none"
-            else "If this port speaks explicit FTPS (AUTH TLS), use ftps:// with port 21."
-        )
+        tip = "If this is an implicit-FTPS port (TLS from the first byte), use ftps://host:990/."
         yield Finding(
             code="no-greeting",
             severity="error",

@@ -6,7 +6,8 @@ name, expired) and the certificate itself: its names, its issuer and its
 SHA-256 fingerprint, which ``ftpferry serve`` prints at start-up for a
 self-signed certificate so that the two can be compared before trusting it.
 So after a verification failure the doctor reads the certificate once more
-without verifying (:func:`read_certificate`), and only to report it.
+without verifying (``_Prober._read_certificate`` in :mod:`.probe`), and only
+to report it.
 """
 
 from __future__ import annotations
