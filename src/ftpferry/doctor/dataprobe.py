@@ -146,7 +146,7 @@ def probe_passive(
         state.update(connect=attempt)
         if data is None:
             return state.fail("connect-failed", connect_text(attempt))
-        return _transfer(dialogue, state, settings, data, listener=None)
+        return _transfer(dialogue, state, settings, data)
     except FTPTimeout as exc:
         dialogue.broken = True  # a reply may still be on its way
         return state.fail("reply-timeout", str(exc))
@@ -190,7 +190,7 @@ def probe_active(dialogue: Dialogue, command: DataCommand, settings: ProbeSettin
     try:
         listener, advertise = _listen(dialogue, settings)
     except OSError as exc:
-        return state.fail("no-connection", f"cannot listen locally: {describe_os_error(exc)}")
+        return state.fail("local-error", f"cannot listen locally: {describe_os_error(exc)}")
     data: socket.socket | None = None
     try:
         bound_host, port = listener.getsockname()[:2]
@@ -240,7 +240,7 @@ def probe_active(dialogue: Dialogue, command: DataCommand, settings: ProbeSettin
                     f"{transfer.code} came, but the server's connection never arrived"
                     f" ({describe_os_error(exc)})",
                 )
-        return _transfer(dialogue, state, settings, data, listener=listener, first=first)
+        return _transfer(dialogue, state, settings, data, first=first)
     except FTPTimeout as exc:
         dialogue.broken = True  # a reply may still be on its way
         data = data or _accept_now(listener, state, dialogue)
@@ -280,7 +280,6 @@ def _transfer(
     settings: ProbeSettings,
     data: socket.socket,
     *,
-    listener: socket.socket | None,
     first: Reply | None = None,
 ) -> DataProbe:
     """From LIST (sent here unless ``first`` is its reply already) to the final reply."""

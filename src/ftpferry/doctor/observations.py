@@ -52,7 +52,8 @@ Failure = Literal[
     "transfer-failed",  # the data arrived (or not) and the final reply was not 2xx
     "reply-timeout",  # the server did not answer within the time-out
     "control-lost",  # the control connection broke (or could not be reopened)
-    "not-applicable",  # PORT on an IPv6 control connection
+    "not-applicable",  # PORT or PASV on an IPv6 control connection
+    "local-error",  # this machine could not listen for the active connection
 ]
 
 TLSMode = Literal["none", "explicit", "implicit"]
