@@ -156,7 +156,7 @@ def modes_summary(data: dict[str, Any]) -> str:
 
 def finding(data: dict[str, Any], code: str) -> dict[str, Any]:
     """The one finding with ``code``."""
-    found = [item for item in data["findings"] if item["code"] == code]
+    found: list[dict[str, Any]] = [item for item in data["findings"] if item["code"] == code]
     assert len(found) == 1, json.dumps(data["findings"], indent=2)
     return found[0]
 
