@@ -15,21 +15,12 @@ The views implement :class:`ftpferry.sync.MirrorObserver`; ``get`` and
 from __future__ import annotations
 
 import sys
-from typing import Protocol, TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.text import Text
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from ftpferry.sync import Removal, Transfer, TransferOutcome
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 __all__ = [
     "PlainProgress",
@@ -154,8 +145,22 @@ class PlainProgress(QuietProgress):
 class RichProgress:
     """Bars on a terminal: one per connection, plus a total for several files."""
 
-    def __init__(self, console: Console | None = None) -> None:
-        self._console = console or Console(stderr=True)
+    def __init__(self, stream: TextIO) -> None:
+        # rich is imported only here: a pipe or a log file never needs it,
+        # and a client command's start-up time is part of every transfer.
+        from rich.console import Console  # noqa: PLC0415
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.text import Text  # noqa: PLC0415
+
+        self._text = Text
+        self._console = Console(file=stream)
         self._progress = Progress(
             TextColumn("{task.description}", table_column=None),
             BarColumn(),
@@ -223,7 +228,7 @@ class RichProgress:
 
     def message(self, text: str) -> None:
         """Printed above the bars, without rich markup."""
-        self._console.print(Text(text), highlight=False, soft_wrap=True)
+        self._console.print(self._text(text), highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         """Stop the live display (the last state stays on screen)."""
@@ -236,5 +241,5 @@ def make_progress(*, quiet: bool, stream: TextIO | None = None) -> ProgressView:
     if quiet:
         return QuietProgress(target)
     if target.isatty():
-        return RichProgress(Console(file=target))
+        return RichProgress(target)
     return PlainProgress(target)

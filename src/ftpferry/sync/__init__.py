@@ -9,6 +9,8 @@ The work is split by job:
   with ``delete``, remove; pure, no I/O;
 * :mod:`.execute` carries a plan out over ``parallel`` connections that
   share one queue, retrying a file once after a lost connection;
+* :mod:`.pool` opens those connections on demand and re-uses the ones
+  that scanned the tree;
 * :mod:`.run` ties them together (:func:`mirror`), and :mod:`.report`
   holds what a run reports, and the observer interface for progress;
 * :mod:`.remote` has the tree operations FTP lacks (``mkdir -p``, ``rm -r``).
@@ -30,8 +32,9 @@ Example::
 
 from __future__ import annotations
 
-from .execute import ConnectFactory, MirrorTarget, execute_plan, local_path
+from .execute import ExecutionResult, MirrorTarget, execute_plan, local_path
 from .plan import Conflict, MirrorPlan, Removal, Transfer, plan_mirror
+from .pool import ClientPool, ConnectFactory
 from .remote import is_remote_dir, make_dirs, remove_tree
 from .report import (
     Direction,
@@ -45,9 +48,11 @@ from .run import MirrorJob, mirror
 from .tree import FileState, Tree, remote_path, scan_local, scan_remote
 
 __all__ = [
+    "ClientPool",
     "Conflict",
     "ConnectFactory",
     "Direction",
+    "ExecutionResult",
     "FileState",
     "MirrorError",
     "MirrorJob",

@@ -6,11 +6,10 @@ The phases of a :class:`~.plan.MirrorPlan` run in order.  Everything but
 the transfers is cheap and order-sensitive (a directory before its files,
 files before their directory's removal), so it runs on one connection.
 The transfers go into one queue, largest first, served by up to
-``parallel`` workers, each with its own control connection: FTP allows one
-transfer per connection at a time, so parallelism means connections.
-Worker 0 uses the connection that scanned the tree; the others connect as
-they start, and a worker that cannot connect just leaves the queue to the
-rest.
+``parallel`` workers, each holding one client of a :class:`~.pool.ClientPool`
+for its life: FTP allows one transfer per connection at a time, so
+parallelism means connections.  The connections that scanned the tree are
+re-used; a worker that cannot get one leaves the queue to the others.
 
 A file that fails with a permanent reply (550) or a local error is
 recorded and the queue goes on.  A file that fails because the connection
@@ -29,10 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,16 +46,14 @@ from ftpferry.client import (
 )
 
 from .plan import MirrorPlan, Removal, Transfer
+from .pool import ClientPool
 from .remote import make_dirs
 from .report import Direction, MirrorError, MirrorObserver, TransferOutcome
 from .tree import remote_path
 
-__all__ = ["ConnectFactory", "MirrorTarget", "execute_plan", "local_path"]
+__all__ = ["ExecutionResult", "MirrorTarget", "execute_plan", "local_path"]
 
 log = logging.getLogger("ftpferry.sync")
-
-ConnectFactory = Callable[[], Awaitable[AsyncFTPClient]]
-"""Opens one more logged-in client (called from the worker that will use it)."""
 
 RETRYABLE: tuple[type[Exception], ...] = (
     ConnectionLost,
@@ -98,10 +93,6 @@ def local_path(root: Path, relative: str) -> Path:
     return root.joinpath(*relative.split("/")) if relative else root
 
 
-class _NoConnection(Exception):
-    """A worker could not (re)connect: it stops and leaves its file to the others."""
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, FTPError):
         where = f": {exc.filename}" if exc.filename else ""
@@ -110,60 +101,24 @@ def _describe(exc: BaseException) -> str:
 
 
 class _Run:
-    """The state of one execution: clients per slot, queue, results."""
+    """The state of one execution: the pool, the queue, the results."""
 
     def __init__(
         self,
         target: MirrorTarget,
         plan: MirrorPlan,
-        first: AsyncFTPClient,
-        connect: ConnectFactory,
+        pool: ClientPool,
         observer: MirrorObserver,
     ) -> None:
         self.target = target
         self.plan = plan
-        self.connect = connect
+        self.pool = pool
         self.observer = observer
-        self.clients: list[AsyncFTPClient | None] = [first]
-        self.owned: list[AsyncFTPClient] = []
         self.queue = collections.deque(plan.transfers)
         self.outcomes: list[TransferOutcome] = []
         self.created: list[str] = []
         self.removed: list[Removal] = []
         self.errors: list[MirrorError] = []
-        self.connections = 1
-
-    # -- connections ----------------------------------------------------------------------
-
-    async def client_for(self, slot: int) -> AsyncFTPClient:
-        """The slot's client, (re)connected when it is missing or broken."""
-        while len(self.clients) <= slot:
-            self.clients.append(None)
-        client = self.clients[slot]
-        if client is not None and client.connected:
-            return client
-        if client is not None:
-            with contextlib.suppress(FTPError, OSError):
-                await client.close()
-        fresh = await self.connect()
-        self.owned.append(fresh)
-        self.clients[slot] = fresh
-        if slot > 0 and client is None:
-            self.connections += 1
-        return fresh
-
-    async def any_client(self) -> AsyncFTPClient:
-        """A usable client for the sequential phases."""
-        for client in self.clients:
-            if client is not None and client.connected:
-                return client
-        return await self.client_for(0)
-
-    async def close_owned(self) -> None:
-        """Close the clients this run opened (not the caller's first one)."""
-        for client in self.owned:
-            with contextlib.suppress(FTPError, OSError):
-                await client.close()
 
     # -- the sequential phases ----------------------------------------------------------------
 
@@ -175,9 +130,9 @@ class _Run:
                 path = local_path(self.target.local_root, removal.path)
                 await asyncio.to_thread(os.rmdir if removal.is_dir else os.unlink, path)
             else:
-                client = await self.any_client()
                 remote = remote_path(self.target.remote_root, removal.path)
-                await (client.rmdir(remote) if removal.is_dir else client.remove(remote))
+                async with self.pool.client() as client:
+                    await (client.rmdir(remote) if removal.is_dir else client.remove(remote))
         except (FTPError, OSError) as exc:
             error = _describe(exc)
             self.errors.append(MirrorError(path=removal.path, stage="remove", message=error))
@@ -192,12 +147,12 @@ class _Run:
                 path = local_path(self.target.local_root, relative)
                 await asyncio.to_thread(path.mkdir, parents=not relative, exist_ok=not relative)
             else:
-                client = await self.any_client()
                 remote = remote_path(self.target.remote_root, relative)
-                if relative:
-                    await client.mkdir(remote)
-                else:
-                    await make_dirs(client, remote)
+                async with self.pool.client() as client:
+                    if relative:
+                        await client.mkdir(remote)
+                    else:
+                        await make_dirs(client, remote)
         except (FTPError, OSError) as exc:
             message = f"cannot create the directory: {_describe(exc)}"
             self.errors.append(MirrorError(path=relative, stage="mkdir", message=message))
@@ -208,49 +163,65 @@ class _Run:
     # -- the transfers --------------------------------------------------------------------
 
     async def worker(self, slot: int) -> None:
-        """Take files off the queue until it is empty."""
-        if slot > 0 and self.queue:
-            try:
-                await self.client_for(slot)
-            except FTPError as exc:
-                log.warning("connection %d: %s; the others go on", slot + 1, exc)
-                return
-        while self.queue:
-            item = self.queue.popleft()
-            self.observer.item_started(slot, item)
-            try:
-                outcome = await self.transfer(slot, item)
-            except _NoConnection as exc:
-                self.queue.appendleft(item)
-                log.warning("connection %d: %s; the others go on", slot + 1, exc)
-                return
-            self.outcomes.append(outcome)
-            if outcome.error is not None:
-                self.errors.append(
-                    MirrorError(path=item.path, stage="transfer", message=outcome.error)
-                )
-            self.observer.item_finished(slot, outcome)
+        """Take files off the queue until it is empty, on one client of the pool."""
+        client: AsyncFTPClient | None = None
+        try:
+            while self.queue:
+                if client is None:
+                    try:
+                        client = await self.pool.acquire()
+                    except FTPError as exc:
+                        log.warning("connection %d: %s; the others go on", slot + 1, exc)
+                        return
+                    if not self.queue:
+                        break
+                item = self.queue.popleft()
+                self.observer.item_started(slot, item)
+                outcome, client = await self.transfer(slot, item, client)
+                if outcome is None:  # no connection any more: leave the file to the others
+                    self.queue.appendleft(item)
+                    return
+                self.outcomes.append(outcome)
+                if outcome.error is not None:
+                    self.errors.append(
+                        MirrorError(path=item.path, stage="transfer", message=outcome.error)
+                    )
+                self.observer.item_finished(slot, outcome)
+        finally:
+            if client is not None:
+                await self.pool.release(client)
 
-    async def transfer(self, slot: int, item: Transfer) -> TransferOutcome:
-        """One file, with one more attempt after a connection-level failure."""
+    async def transfer(
+        self, slot: int, item: Transfer, client: AsyncFTPClient
+    ) -> tuple[TransferOutcome | None, AsyncFTPClient | None]:
+        """One file, with one more attempt after a connection-level failure.
+
+        Returns the outcome and the client to go on with; (None, None) when
+        the connection broke and no new one could be had.
+        """
         direction = self.target.direction
         for attempt in (1, 2):
+            if not client.connected:
+                await self.pool.discard(client)
+                try:
+                    client = await self.pool.acquire()
+                except FTPError as exc:
+                    log.warning("connection %d: %s; the others go on", slot + 1, exc)
+                    return None, None
             try:
-                client = await self.client_for(slot)
-            except FTPError as exc:
-                raise _NoConnection(_describe(exc)) from exc
-            try:
-                return await self._move(client, slot, item, attempt)
+                return await self._move(client, slot, item, attempt), client
             except RETRYABLE as exc:
                 if attempt == 2:
-                    return TransferOutcome(
+                    error = TransferOutcome(
                         item=item, direction=direction, error=_describe(exc), attempts=attempt
                     )
+                    return error, client
                 log.warning("%s: %s; trying again", item.path, exc)
             except (FTPError, OSError) as exc:
-                return TransferOutcome(
+                error = TransferOutcome(
                     item=item, direction=direction, error=_describe(exc), attempts=attempt
                 )
+                return error, client
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _move(
@@ -310,45 +281,38 @@ class ExecutionResult:
 
 
 async def execute_plan(
-    target: MirrorTarget,
-    plan: MirrorPlan,
-    first: AsyncFTPClient,
-    connect: ConnectFactory,
-    observer: MirrorObserver,
+    target: MirrorTarget, plan: MirrorPlan, pool: ClientPool, observer: MirrorObserver
 ) -> ExecutionResult:
-    """Run ``plan`` (see the module docstring); ``first`` stays open for the caller."""
-    run = _Run(target, plan, first, connect, observer)
-    try:
-        for removal in plan.clear:
-            await run.remove(removal)
-        if plan.create_root and not await run.make_dir(""):
-            run.queue.clear()
-            return _result(run)
-        failed_dirs: list[str] = []
-        for relative in plan.mkdirs:
-            if any(relative.startswith(bad + "/") for bad in failed_dirs):
-                continue
-            if not await run.make_dir(relative):
-                failed_dirs.append(relative)
-        if failed_dirs:
-            run.queue = collections.deque(
-                item
-                for item in run.queue
-                if not any(item.path.startswith(bad + "/") for bad in failed_dirs)
-            )
-        workers = min(target.parallel, len(run.queue))
-        async with asyncio.TaskGroup() as group:
-            for slot in range(workers):
-                group.create_task(run.worker(slot))
-        for item in run.queue:  # left over when every connection was lost
-            message = "not transferred: no usable connection"
-            run.errors.append(MirrorError(path=item.path, stage="connection", message=message))
-        for path in plan.delete_files:
-            await run.remove(Removal(path=path, is_dir=False))
-        for path in plan.delete_dirs:
-            await run.remove(Removal(path=path, is_dir=True))
-    finally:
-        await run.close_owned()
+    """Run ``plan`` (see the module docstring); the pool stays open for the caller."""
+    run = _Run(target, plan, pool, observer)
+    for removal in plan.clear:
+        await run.remove(removal)
+    if plan.create_root and not await run.make_dir(""):
+        run.queue.clear()
+        return _result(run)
+    failed_dirs: list[str] = []
+    for relative in plan.mkdirs:
+        if any(relative.startswith(bad + "/") for bad in failed_dirs):
+            continue
+        if not await run.make_dir(relative):
+            failed_dirs.append(relative)
+    if failed_dirs:
+        run.queue = collections.deque(
+            item
+            for item in run.queue
+            if not any(item.path.startswith(bad + "/") for bad in failed_dirs)
+        )
+    workers = min(target.parallel, len(run.queue))
+    async with asyncio.TaskGroup() as group:
+        for slot in range(workers):
+            group.create_task(run.worker(slot))
+    for item in run.queue:  # left over when every connection was lost
+        message = "not transferred: no usable connection"
+        run.errors.append(MirrorError(path=item.path, stage="connection", message=message))
+    for path in plan.delete_files:
+        await run.remove(Removal(path=path, is_dir=False))
+    for path in plan.delete_dirs:
+        await run.remove(Removal(path=path, is_dir=True))
     return _result(run)
 
 
@@ -358,5 +322,5 @@ def _result(run: _Run) -> ExecutionResult:
         created=tuple(run.created),
         removed=tuple(run.removed),
         errors=tuple(run.errors),
-        connections=run.connections,
+        connections=run.pool.opened,
     )

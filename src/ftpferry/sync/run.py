@@ -8,16 +8,14 @@ and so the executor can be driven with a hand-made plan in tests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftpferry.client import FTPError
-
-from .execute import ConnectFactory, MirrorTarget, execute_plan
+from .execute import MirrorTarget, execute_plan
 from .plan import MirrorPlan, plan_mirror
+from .pool import ClientPool, ConnectFactory
 from .report import Direction, MirrorError, MirrorObserver, MirrorReport, NullObserver
 from .tree import scan_local, scan_remote
 
@@ -57,15 +55,18 @@ async def mirror(
 ) -> MirrorReport:
     """Mirror one tree; connection and listing failures of the root are raised.
 
-    ``connect`` opens a logged-in client; it is called once for the scan
-    (that connection also serves as the first worker) and once per further
-    worker.  ``on_plan`` sees the plan before anything is changed.
+    ``connect`` opens a logged-in client; it is called when the scan or
+    the transfers have work for one more connection, up to ``parallel``
+    (see :mod:`.pool`).  ``on_plan`` sees the plan before anything is changed.
     """
     started = time.monotonic()
-    first = await connect()
+    pool = ClientPool(connect, job.parallel)
     try:
+        # The first connection before anything else: a refused login or an
+        # unreachable server is then the error, not a side effect of the scan.
+        await pool.release(await pool.acquire())
         remote_tree, local_tree = await asyncio.gather(
-            scan_remote(first, job.remote_root), asyncio.to_thread(scan_local, job.local_root)
+            scan_remote(pool, job.remote_root), asyncio.to_thread(scan_local, job.local_root)
         )
         if job.direction == "download":
             if not remote_tree.exists:
@@ -76,7 +77,8 @@ async def mirror(
             if not local_tree.exists:
                 raise FileNotFoundError(f"no local directory {str(job.local_root)!r}")
             source, target_tree = local_tree, remote_tree
-            exact_times = "MFMT" in first.features
+            some_client = pool.features_client
+            exact_times = some_client is not None and "MFMT" in some_client.features
         plan = plan_mirror(source, target_tree, delete=job.delete, exact_times=exact_times)
         if on_plan is not None:
             on_plan(plan)
@@ -87,10 +89,9 @@ async def mirror(
             parallel=job.parallel,
             exact_times=exact_times,
         )
-        done = await execute_plan(target, plan, first, connect, observer or NullObserver())
+        done = await execute_plan(target, plan, pool, observer or NullObserver())
     finally:
-        with contextlib.suppress(FTPError, OSError):
-            await first.close()
+        await pool.close()
     errors = [
         MirrorError(path=conflict.path, stage="conflict", message=conflict.reason)
         for conflict in plan.conflicts

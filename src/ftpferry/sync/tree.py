@@ -20,6 +20,7 @@ a listing rarely says what they point at.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import posixpath
@@ -28,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from ftpferry.client import AsyncFTPClient, EntryKind, PermanentError
+from ftpferry.client import ConnectionLost, EntryKind, FTPTimeout, Listing, PermanentError
+
+from .pool import ClientPool
 
 __all__ = ["FileState", "Tree", "remote_path", "scan_local", "scan_remote"]
 
@@ -110,38 +113,69 @@ def scan_local(root: Path) -> Tree:
     return Tree(files=MappingProxyType(files), dirs=frozenset(dirs))
 
 
-async def scan_remote(client: AsyncFTPClient, root: str) -> Tree:
-    """List a remote directory tree, breadth first, over one connection.
+async def _list_one(pool: ClientPool, path: str) -> Listing:
+    """List one directory on a pooled client; once more on a fresh one if it broke."""
+    for attempt in (1, 2):
+        client = await pool.acquire()
+        try:
+            listing = await client.listdir(path)
+        except (ConnectionLost, FTPTimeout):
+            await pool.discard(client)
+            if attempt == 2:
+                raise
+            continue
+        except BaseException:
+            await pool.release(client)
+            raise
+        await pool.release(client)
+        return listing
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    A root that cannot be listed with a 5xx reply is taken for one that does
-    not exist yet (an upload creates it); directories below it that cannot
-    be listed are skipped with a warning, as :meth:`AsyncFTPClient.walk` does.
+
+async def scan_remote(pool: ClientPool, root: str) -> Tree:
+    """List a remote directory tree, one level at a time, a level's directories at once.
+
+    The directories of one level are listed concurrently over the pool's
+    connections (opened as the levels widen).  A root that cannot be
+    listed with a 5xx reply is taken for one that does not exist yet (an
+    upload creates it); directories below it that cannot be listed are
+    skipped with a warning, as :meth:`AsyncFTPClient.walk` does.
     """
     files: dict[str, FileState] = {}
     dirs: set[str] = set()
     precision = MLSD_PRECISION
-    pending = [""]
-    while pending:
-        relative = pending.pop()
-        try:
-            listing = await client.listdir(remote_path(root, relative) or "")
-        except PermanentError:
-            if not relative:
-                return Tree(exists=False)
-            log.warning("cannot list %s; skipped", remote_path(root, relative))
-            continue
-        if listing.source != "MLSD":
-            precision = LIST_PRECISION
-        for entry in listing:
-            if "/" in entry.name or entry.name in {"", ".", ".."}:
-                continue  # a name no file system could hold; never follow it
-            path = f"{relative}/{entry.name}" if relative else entry.name
-            if entry.kind is EntryKind.DIR:
-                dirs.add(path)
-                pending.append(path)
-            elif entry.kind is EntryKind.FILE:
-                mtime = entry.modify.timestamp() if entry.modify is not None else None
-                files[path] = FileState(path=path, size=entry.size, mtime=mtime)
+    try:
+        listing = await _list_one(pool, remote_path(root, ""))
+    except PermanentError:
+        return Tree(exists=False)
+    level = [("", listing)]
+    while level:
+        below: list[str] = []
+        for relative, listing in level:
+            if listing.source != "MLSD":
+                precision = LIST_PRECISION
+            for entry in listing:
+                if "/" in entry.name or entry.name in {"", ".", ".."}:
+                    continue  # a name no file system could hold; never follow it
+                path = f"{relative}/{entry.name}" if relative else entry.name
+                if entry.kind is EntryKind.DIR:
+                    dirs.add(path)
+                    below.append(path)
+                elif entry.kind is EntryKind.FILE:
+                    mtime = entry.modify.timestamp() if entry.modify is not None else None
+                    files[path] = FileState(path=path, size=entry.size, mtime=mtime)
+                else:
+                    log.info("skipping %s (%s)", remote_path(root, path), entry.kind)
+        results = await asyncio.gather(
+            *(_list_one(pool, remote_path(root, path)) for path in below),
+            return_exceptions=True,
+        )
+        level = []
+        for path, result in zip(below, results, strict=True):
+            if isinstance(result, PermanentError):
+                log.warning("cannot list %s; skipped", remote_path(root, path))
+            elif isinstance(result, BaseException):
+                raise result
             else:
-                log.info("skipping %s (%s)", remote_path(root, path), entry.kind)
+                level.append((path, result))
     return Tree(files=MappingProxyType(files), dirs=frozenset(dirs), time_precision=precision)

@@ -1,0 +1,122 @@
+"""A bounded pool of logged-in clients for one server, opened on demand.
+
+FTP does one thing at a time per control connection, so doing several
+things at once (listing directories, transferring files) means several
+connections.  The pool opens them only when there is work waiting for
+one: a tree whose root holds only files is scanned over one connection,
+and a run with nothing to transfer opens no more.  The connections that
+scanned the tree then carry the transfers, so their logins are paid once.
+
+A connection that breaks is discarded and a fresh one may take its place.
+When the server refuses an additional connection (a per-address limit,
+say), the pool shrinks to the connections it has instead of failing, as
+long as it has at least one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from ftpferry.client import AsyncFTPClient, FTPError
+
+__all__ = ["ClientPool", "ConnectFactory"]
+
+log = logging.getLogger("ftpferry.sync")
+
+ConnectFactory = Callable[[], Awaitable[AsyncFTPClient]]
+"""Opens one more logged-in client."""
+
+
+class ClientPool:
+    """Up to ``size`` clients from ``connect`` (see the module docstring)."""
+
+    def __init__(self, connect: ConnectFactory, size: int) -> None:
+        if size < 1:
+            raise ValueError("a pool needs room for at least one client")
+        self._connect = connect
+        self._size = size
+        self._idle: list[AsyncFTPClient] = []
+        self._live: list[AsyncFTPClient] = []
+        self._opening = 0
+        self._changed = asyncio.Condition()
+        self.opened = 0
+
+    @property
+    def size(self) -> int:
+        """How many clients the pool may hold (less after a refused connection)."""
+        return self._size
+
+    @property
+    def features_client(self) -> AsyncFTPClient | None:
+        """Any live client, to read the server's features from."""
+        return self._live[0] if self._live else None
+
+    async def acquire(self) -> AsyncFTPClient:
+        """An idle client, a newly opened one when there is room, else wait for one."""
+        async with self._changed:
+            while True:
+                while self._idle:
+                    client = self._idle.pop()
+                    if client.connected:
+                        return client
+                    self._forget(client)
+                if len(self._live) + self._opening < self._size:
+                    self._opening += 1
+                    break
+                await self._changed.wait()
+        try:
+            client = await self._connect()
+        except FTPError:
+            async with self._changed:
+                self._opening -= 1
+                if not self._live and not self._opening:
+                    raise
+                self._size = max(len(self._live) + self._opening, 1)
+                log.warning("no more connections: going on with %d", self._size)
+                self._changed.notify_all()
+            return await self.acquire()
+        async with self._changed:
+            self._opening -= 1
+            self._live.append(client)
+            self.opened += 1
+        return client
+
+    async def release(self, client: AsyncFTPClient) -> None:
+        """Give a client back (a broken one is dropped)."""
+        async with self._changed:
+            if client.connected:
+                self._idle.append(client)
+            else:
+                self._forget(client)
+            self._changed.notify()
+
+    async def discard(self, client: AsyncFTPClient) -> None:
+        """Drop a client whose connection broke, making room for a new one."""
+        async with self._changed:
+            self._forget(client)
+            self._changed.notify()
+        with contextlib.suppress(FTPError, OSError):
+            await client.close()
+
+    def _forget(self, client: AsyncFTPClient) -> None:
+        if client in self._live:
+            self._live.remove(client)
+
+    @contextlib.asynccontextmanager
+    async def client(self) -> AsyncIterator[AsyncFTPClient]:
+        """``async with pool.client() as client:`` acquire, then release."""
+        client = await self.acquire()
+        try:
+            yield client
+        finally:
+            await self.release(client)
+
+    async def close(self) -> None:
+        """QUIT and close every client."""
+        clients, self._live, self._idle = self._live, [], []
+        for client in clients:
+            with contextlib.suppress(FTPError, OSError):
+                await client.close()
