@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import Remote
+from tests.client.conftest import Remote, start_ftpferry
 
 from .conftest import Cli, sha256
 
@@ -244,3 +244,20 @@ def test_plain_progress_lines_when_stderr_is_not_a_terminal(
     assert result.stdout == ""
     quiet = cli.ok("mirror", "-q", "--delete", ftpferry.url(), tmp_path / "copy")
     assert quiet.stderr == ""
+
+
+def test_parallel_mirror_makes_do_with_the_connections_the_server_allows(
+    cli: Cli, tmp_path: Path
+) -> None:
+    server = start_ftpferry(tmp_path, "--max-connections-per-ip", "2")
+    try:
+        make_tree(server.root)
+        local = tmp_path / "copy"
+        result = cli("mirror", "--json", "--parallel", "4", server.url(), local)
+        assert result.returncode == 0, result.stderr
+        document = result.json()
+        assert document["connections"] == 2
+        assert files_of(local) == TREE
+        assert "no more connections: going on with 2" in result.stderr
+    finally:
+        server.stop()
