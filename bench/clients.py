@@ -58,8 +58,20 @@ class Plan:
     timeout: float = 600.0
 
 
-FULL = Plan(big_size=1024 * MiB, small_files=2000, small_dirs=20, repeats=3)
+FULL = Plan(big_size=1024 * MiB, small_files=2000, small_dirs=20, repeats=5)
 QUICK = Plan(big_size=256 * MiB, small_files=500, small_dirs=10, repeats=3)
+SHM = Path("/dev/shm")
+SHM_NEEDED = 4 << 30  # the big file, a downloaded copy, an uploaded copy, the trees
+
+
+def default_workdir() -> Path:
+    """tmpfs when it has room: the clients' disk writes are not what is measured,
+    and the writeback of one run's gigabyte must not slow the next run down."""
+    with contextlib.suppress(OSError):
+        stats = os.statvfs(SHM)
+        if stats.f_bavail * stats.f_frsize >= SHM_NEEDED:
+            return SHM
+    return Path("/var/tmp")
 
 
 @dataclass
@@ -196,6 +208,13 @@ def remove(path: Path) -> None:
             path.unlink()
 
 
+def client_environment() -> dict[str, str]:
+    """The clients' environment: Python may keep its bytecode caches, as on any
+    installation (a PYTHONDONTWRITEBYTECODE left in the environment would make
+    every ftpferry start compile its modules again and time that instead)."""
+    return {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -214,7 +233,12 @@ def run_once(client: str, operation: str, job: Job, cell: Cell, timeout: float) 
     try:
         with sampler:
             done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=timeout, check=False
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                env=client_environment(),
             )
     except subprocess.TimeoutExpired:
         cell.errors.append(f"did not finish in {timeout:.0f}s")
@@ -237,11 +261,12 @@ def run_once(client: str, operation: str, job: Job, cell: Cell, timeout: float) 
 
 
 def startup_seconds(argv: list[str], runs: int = 5) -> float:
-    """Median wall time of a command that does nothing but start."""
+    """Median wall time of a command that does nothing but start (after one warm-up)."""
+    subprocess.run(argv, capture_output=True, check=False, env=client_environment())
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(argv, capture_output=True, check=False)
+        subprocess.run(argv, capture_output=True, check=False, env=client_environment())
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -277,6 +302,7 @@ def report(
     versions: dict[str, str],
     startups: dict[str, float],
     quick: bool,
+    where: Path,
 ) -> str:
     now = dt.datetime.now(dt.UTC).astimezone()
     load1, load5, _ = os.getloadavg()
@@ -291,7 +317,10 @@ def report(
         f"Python {platform.python_version()}; ftpferry {versions['ftpferry']}, "
         f"lftp {versions['lftp']}, curl {versions['curl']}",
         "- one `ftpferry serve` on 127.0.0.1 for every run; passive mode (each client's "
-        f"default); {plan.repeats} runs per cell, clients taking turns",
+        f"default); one warm-up round, then {plan.repeats} timed runs per cell, clients taking "
+        "turns (the order rotates every round)",
+        f"- data (server root and client side) in {where}"
+        + (" (tmpfs: disk writes are not what is measured)" if where == SHM else ""),
         f"- big file: {big} (one random MiB repeated); small files: {plan.small_files} files "
         f"of 1-32 KiB in {plan.small_dirs} directories ({small_bytes / 1e6:.1f} MB); "
         f"mirrors with {plan.parallel} connections (`--parallel {plan.parallel}`, lftp "
@@ -299,7 +328,7 @@ def report(
         "- seconds: wall time of the whole client process, start-up included; median of the "
         "runs (best in brackets); MB/s = 10^6 bytes / median seconds",
         "- vs lftp: lftp's median time / this client's (above 1.00x is faster than lftp)",
-        "- start-up alone (`--version`, median of 5): "
+        "- start-up alone (`--version`, median of 5, bytecode caches warm): "
         + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in startups.items()),
         "",
     ]
@@ -363,7 +392,9 @@ def version_of(argv: list[str], pick: Callable[[str], str]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="256 MiB, 500 small files")
-    parser.add_argument("--repeats", type=int, default=None, help="runs per cell (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed runs per cell (default 5, quick 3)"
+    )
     parser.add_argument(
         "--output",
         type=Path,
@@ -371,7 +402,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"Markdown report (default {DEFAULT_OUTPUT.relative_to(BENCH_DIR.parent)})",
     )
     parser.add_argument(
-        "--workdir", type=Path, default=None, help="where the data goes (default: /var/tmp)"
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where the data goes (default: /dev/shm when it has 4 GiB free, else /var/tmp)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return parser.parse_args(argv)
@@ -387,11 +421,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"needed: {', '.join(missing) or '.venv/bin/ftpferry'} (see bench/README.md)")
         return 2
     started = time.monotonic()
-    base = args.workdir or Path("/var/tmp")
+    base = args.workdir or default_workdir()
     base.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="ftpclients-", dir=base))
     cells = {(client, operation): Cell() for client in CLIENTS for operation in OPERATIONS}
     server: Ftpferry | None = None
+    log(f"working in {workdir}")
     try:
         root = workdir / "root"
         root.mkdir()
@@ -416,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
             "lftp": startup_seconds(["lftp", "--version"]),
             "curl": startup_seconds(["curl", "--version"]),
         }
+        log("warm-up round (not counted)")
+        for operation in OPERATIONS:
+            for client in CLIENTS:
+                run_once(client, operation, job, Cell(), plan.timeout)
         for round_index in range(plan.repeats):
             order = CLIENTS[round_index % 3 :] + CLIENTS[: round_index % 3]
             for operation in OPERATIONS:
@@ -442,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    text = report(cells, plan, small_bytes, started, versions, startups, args.quick)
+    text = report(cells, plan, small_bytes, started, versions, startups, args.quick, base)
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
