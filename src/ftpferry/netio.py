@@ -14,12 +14,20 @@ and the whole server into every client) nor from :mod:`ftpferry.client`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import fcntl
+import os
 import socket
 import ssl
+from collections.abc import Callable
 from typing import BinaryIO, Final
 
 __all__ = [
     "SHUTDOWN_TIMEOUT",
+    "DataSocketError",
+    "SpliceUnavailable",
+    "splice_to_file",
     "tls_handshake",
     "tls_recv_into",
     "tls_sendall",
@@ -30,6 +38,8 @@ __all__ = [
 ]
 
 SHUTDOWN_TIMEOUT: Final = 2.0
+PIPE_SIZE: Final = 1024 * 1024
+_F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -149,3 +159,76 @@ def write_all(file: BinaryIO, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[file.write(view) :]
+
+
+class SpliceUnavailable(Exception):
+    """splice() cannot be used here; whatever it consumed was written and counted."""
+
+
+class DataSocketError(ConnectionError):
+    """Reading the data socket failed (as opposed to writing the local file)."""
+
+
+async def splice_to_file(
+    in_fd: int,
+    out_fd: int,
+    on_bytes: Callable[[int], None],
+    *,
+    idle_timeout: float | None = None,
+) -> None:
+    """Move a socket's bytes into a file until EOF, without them entering Python.
+
+    socket -> pipe -> file with ``splice(2)``: the kernel moves the pages and
+    Python loops once per pipe's worth (1 MiB).  The file is written at its
+    descriptor's position.  Raises :class:`SpliceUnavailable` when the socket
+    or file system refuses splice (the caller then copies the rest itself),
+    :class:`DataSocketError` when the socket fails, ``TimeoutError`` after
+    ``idle_timeout`` seconds without data, and ``OSError`` for the file.
+    """
+    if not hasattr(os, "splice"):
+        raise SpliceUnavailable
+    pipe_read, pipe_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe_write, _F_SETPIPE_SZ, PIPE_SIZE)
+        flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+        first = True
+        while True:
+            try:
+                moved = os.splice(in_fd, pipe_write, PIPE_SIZE, flags=flags)
+            except BlockingIOError:
+                async with asyncio.timeout(idle_timeout):
+                    await wait_readable(in_fd)
+                continue
+            except OSError as exc:
+                if first and exc.errno in {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}:
+                    raise SpliceUnavailable from exc
+                raise DataSocketError(exc.errno, exc.strerror) from exc
+            if moved == 0:
+                return
+            first = False
+            on_bytes(moved)
+            _drain_pipe(pipe_read, out_fd, moved)
+            await asyncio.sleep(0)  # let ABOR and other sessions in between chunks
+    finally:
+        os.close(pipe_read)
+        os.close(pipe_write)
+
+
+def _drain_pipe(pipe_read: int, out_fd: int, count: int) -> None:
+    """Move ``count`` bytes from the pipe to the file, by hand if splice is refused."""
+    while count:
+        try:
+            count -= os.splice(pipe_read, out_fd, count, flags=os.SPLICE_F_MOVE)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            # The file system refuses splice: copy what the pipe holds, then
+            # let the caller go on with recv_into and write.
+            while count:
+                data = os.read(pipe_read, count)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out_fd, view) :]
+                count -= len(data)
+            raise SpliceUnavailable from exc

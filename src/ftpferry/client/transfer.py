@@ -20,17 +20,14 @@ own reply (see ``AsyncFTPClient``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import errno
-import fcntl
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from ftpferry.netio import wait_readable, write_all
+from ftpferry.netio import DataSocketError, SpliceUnavailable, splice_to_file, write_all
 from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
 
 from .datachannel import DataConnection, DataConnectionBroken, DataRoute
@@ -47,8 +44,6 @@ __all__ = [
 ]
 
 CHUNK: Final = 1024 * 1024
-PIPE_SIZE: Final = 1024 * 1024
-_F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 SENDFILE_CHUNK: Final = 16 * 1024 * 1024
 
 ProgressCallback = Callable[[int, "int | None"], object]
@@ -149,7 +144,7 @@ async def receive_to_file(
     itself, whose position is the descriptor's.
     """
     if splice and not ascii_mode and connection.zero_copy and hasattr(os, "splice"):
-        with contextlib.suppress(_SpliceUnavailable):
+        with contextlib.suppress(SpliceUnavailable):
             await _splice_to_file(connection, file.fileno(), ticker)
             return
     buffer = bytearray(CHUNK)
@@ -168,61 +163,13 @@ async def receive_to_file(
         write_all(file, decoder.flush())
 
 
-class _SpliceUnavailable(Exception):
-    """splice() refused before moving anything: use recv_into and write."""
-
-
 async def _splice_to_file(connection: DataConnection, out_fd: int, ticker: Ticker) -> None:
-    in_fd = connection.fileno()
-    pipe_read, pipe_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     try:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(pipe_write, _F_SETPIPE_SZ, PIPE_SIZE)
-        flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
-        first = True
-        while True:
-            try:
-                moved = os.splice(in_fd, pipe_write, PIPE_SIZE, flags=flags)
-            except BlockingIOError:
-                try:
-                    async with asyncio.timeout(connection.timeout):
-                        await wait_readable(in_fd)
-                except TimeoutError as exc:
-                    raise FTPTimeout(f"no data for {connection.timeout}s") from exc
-                continue
-            except OSError as exc:
-                if first and exc.errno in {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}:
-                    raise _SpliceUnavailable from exc
-                raise DataConnectionBroken(exc) from exc
-            if moved == 0:
-                return
-            remaining = moved
-            while remaining:
-                try:
-                    remaining -= os.splice(pipe_read, out_fd, remaining, flags=os.SPLICE_F_MOVE)
-                except OSError as exc:
-                    if not first or exc.errno != errno.EINVAL:
-                        raise
-                    # The file system refuses splice: empty the pipe by hand,
-                    # then let the caller go on with recv_into and write.
-                    while remaining:
-                        data = os.read(pipe_read, remaining)
-                        _write_all_fd(out_fd, data)
-                        remaining -= len(data)
-                    ticker(moved)
-                    raise _SpliceUnavailable from exc
-            first = False
-            ticker(moved)
-            await asyncio.sleep(0)  # let cancellation and other tasks in between chunks
-    finally:
-        os.close(pipe_read)
-        os.close(pipe_write)
-
-
-def _write_all_fd(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+        await splice_to_file(connection.fileno(), out_fd, ticker, idle_timeout=connection.timeout)
+    except TimeoutError as exc:
+        raise FTPTimeout(f"no data for {connection.timeout}s") from exc
+    except DataSocketError as exc:
+        raise DataConnectionBroken(exc) from exc
 
 
 async def receive_all(connection: DataConnection, ticker: Ticker) -> bytes:

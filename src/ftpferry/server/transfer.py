@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import fcntl
 import os
 import socket
 import ssl
@@ -27,7 +25,14 @@ import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
-from ftpferry.netio import tls_recv_into, tls_sendall, wait_readable, wait_writable, write_all
+from ftpferry.netio import (
+    SpliceUnavailable,
+    splice_to_file,
+    tls_recv_into,
+    tls_sendall,
+    wait_writable,
+    write_all,
+)
 from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
 
 __all__ = [
@@ -39,8 +44,6 @@ __all__ = [
 
 SENDFILE_CHUNK: Final = 8 * 1024 * 1024
 RECV_CHUNK: Final = 1024 * 1024
-PIPE_SIZE: Final = 1024 * 1024
-_F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 @dataclass(slots=True)
@@ -114,7 +117,7 @@ async def receive_to_file(
     """Receive until the peer closes, writing to ``file`` (STOR/APPE/STOU)."""
     tls = isinstance(sock, ssl.SSLSocket)
     if not ascii_mode and not tls:
-        with contextlib.suppress(_SpliceUnavailable):
+        with contextlib.suppress(SpliceUnavailable):
             await _splice_to_file(sock, file, progress)
             return
     loop = asyncio.get_running_loop()
@@ -135,54 +138,13 @@ async def receive_to_file(
         write_all(file, decoder.flush())
 
 
-class _SpliceUnavailable(Exception):
-    """splice() cannot be used here; whatever it consumed has been written."""
-
-
 async def _splice_to_file(sock: socket.socket, file: BinaryIO, progress: Progress) -> None:
-    splice = getattr(os, "splice", None)
     try:
         out_fd = file.fileno()
     except (AttributeError, OSError, ValueError) as exc:
-        raise _SpliceUnavailable from exc
-    if splice is None:
-        raise _SpliceUnavailable
-    in_fd = sock.fileno()
-    pipe_read, pipe_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-    try:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(pipe_write, _F_SETPIPE_SZ, PIPE_SIZE)
-        flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
-        first = True
-        while True:
-            try:
-                moved = splice(in_fd, pipe_write, PIPE_SIZE, flags=flags)
-            except BlockingIOError:
-                await wait_readable(in_fd)
-                continue
-            except OSError as exc:
-                if first and exc.errno in {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}:
-                    raise _SpliceUnavailable from exc
-                raise
-            if moved == 0:
-                return
-            if first:
-                first = False
-            progress.bytes += moved
-            while moved:
-                try:
-                    moved -= splice(pipe_read, out_fd, moved, flags=os.SPLICE_F_MOVE)
-                except OSError as exc:
-                    if exc.errno != errno.EINVAL:
-                        raise
-                    # The file system refuses splice: copy what the pipe holds,
-                    # then let the caller go on with recv/write.
-                    while moved:
-                        data = os.read(pipe_read, moved)
-                        write_all(file, data)
-                        moved -= len(data)
-                    raise _SpliceUnavailable from exc
-            await asyncio.sleep(0)
-    finally:
-        os.close(pipe_read)
-        os.close(pipe_write)
+        raise SpliceUnavailable from exc
+
+    def count(moved: int) -> None:
+        progress.bytes += moved
+
+    await splice_to_file(sock.fileno(), out_fd, count)
