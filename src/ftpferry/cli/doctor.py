@@ -12,10 +12,11 @@ import ipaddress
 import sys
 
 import click
-from rich.console import Console
 
 from ftpferry.client.urls import parse_url
-from ftpferry.doctor import DoctorOptions, Report, dumps, render_rich, render_text, run_doctor
+
+# ftpferry.doctor (rich, cryptography for certificate details) is imported
+# inside the command, so that other commands do not pay for loading it.
 
 __all__ = ["DOCTOR_COMMANDS", "doctor"]
 
@@ -75,6 +76,17 @@ def doctor(
 
     Exit status: 0 when at least one data-channel mode works, 1 otherwise.
     """
+    from rich.console import Console  # noqa: PLC0415 - see the module note
+
+    from ftpferry.doctor import (  # noqa: PLC0415
+        DoctorOptions,
+        Report,
+        dumps,
+        render_rich,
+        render_text,
+        run_doctor,
+    )
+
     try:
         target = parse_url(url)
     except ValueError as exc:

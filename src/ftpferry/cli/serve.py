@@ -13,15 +13,18 @@ import secrets
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ftpferry import __version__
-from ftpferry.server import ConfigError, FtpServer, ServerConfig, hash_password, load_config
-from ftpferry.server.config import UserConfig
-from ftpferry.server.plan import data_channel_plan, startup_warnings
-from ftpferry.server.tls import certificate_fingerprint
+
+if TYPE_CHECKING:
+    from ftpferry.server import FtpServer, ServerConfig
+
+# The server's modules (pydantic, argon2, cryptography) are imported inside
+# the commands: every client command (`ftpferry get ...`) loads this module
+# too, and should not pay a fifth of a second for a server it does not run.
 
 __all__ = ["hash_password_command", "serve"]
 
@@ -138,6 +141,10 @@ def serve(
     verbose: bool | None,
 ) -> None:
     """Run the FTP server until SIGINT or SIGTERM."""
+    from ftpferry.server import ConfigError, load_config  # noqa: PLC0415 - see module note
+    from ftpferry.server.config import UserConfig  # noqa: PLC0415
+    from ftpferry.server.plan import data_channel_plan, startup_warnings  # noqa: PLC0415
+
     limits = {
         key: value
         for key, value in {
@@ -205,6 +212,8 @@ def serve(
 
 
 def _print_banner(server: FtpServer, config: ServerConfig, generated: str | None) -> None:
+    from ftpferry.server.tls import certificate_fingerprint  # noqa: PLC0415 - see module note
+
     host = config.host
     url_host = f"[{host}]" if ":" in host else host
     port = server.port
@@ -232,6 +241,8 @@ def _print_banner(server: FtpServer, config: ServerConfig, generated: str | None
 
 
 async def _serve(config: ServerConfig, generated: str | None) -> None:
+    from ftpferry.server import FtpServer  # noqa: PLC0415 - see module note
+
     server = FtpServer(config)
     await server.start()
     _print_banner(server, config, generated)
@@ -249,6 +260,8 @@ async def _serve(config: ServerConfig, generated: str | None) -> None:
 @click.option("--password", default=None, help="Hash this instead of prompting.")
 def hash_password_command(password: str | None) -> None:
     """Print an argon2 hash for a user's password_hash in the config file."""
+    from ftpferry.server import hash_password  # noqa: PLC0415 - see module note
+
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     click.echo(hash_password(password))
