@@ -467,6 +467,7 @@ class AsyncFTPClient:
         offset: int | None = None,
         ascii_mode: bool = False,
         progress: ProgressCallback | None = None,
+        size: int | None = None,
     ) -> TransferResult:
         """Download ``remote`` into a local path or a writable binary stream.
 
@@ -476,11 +477,18 @@ class AsyncFTPClient:
         a stream's current position).  ``ascii_mode`` converts CRLF to LF.
         A local file is opened only once the server has started sending, so
         a failed download (no such remote file) leaves it as it was.
+        ``size``, when the caller knows it from a listing, saves the SIZE
+        round trip (mirrors of many small files feel that).
         """
         if ascii_mode and (resume or offset):
             raise ValueError("resuming an ASCII-mode transfer is not well defined")
         async with self._lock:
-            total = None if ascii_mode else await self._size_or_none(remote)
+            if ascii_mode:
+                total = None
+            elif size is not None:
+                total = size
+            else:
+                total = await self._size_or_none(remote)
             if not isinstance(local, str | os.PathLike):
                 if resume:
                     raise ValueError("resume needs a local path; pass offset= for a stream")

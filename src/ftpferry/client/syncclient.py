@@ -255,6 +255,7 @@ class FTPClient:
         offset: int | None = None,
         ascii_mode: bool = False,
         progress: ProgressCallback | None = None,
+        size: int | None = None,
     ) -> TransferResult:
         """Download ``remote`` into a local path or binary stream."""
         return self._run(
@@ -265,6 +266,7 @@ class FTPClient:
                 offset=offset,
                 ascii_mode=ascii_mode,
                 progress=progress,
+                size=size,
             )
         )
 

@@ -239,10 +239,12 @@ class _Run:
         if self.target.direction == "download":
             if attempt == 1:
                 result = await client.download(
-                    remote, local, offset=item.offset or None, progress=progress
+                    remote, local, offset=item.offset or None, progress=progress, size=item.size
                 )
             else:
-                result = await client.download(remote, local, resume=True, progress=progress)
+                result = await client.download(
+                    remote, local, resume=True, progress=progress, size=item.size
+                )
             if item.mtime is not None:
                 os.utime(local, (item.mtime, item.mtime))
                 mtime_set = True
