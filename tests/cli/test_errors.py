@@ -6,9 +6,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -65,33 +63,6 @@ def test_connection_refused(cli: Cli) -> None:
     assert result.returncode == 4
     line = one_line_error(result, "ls")
     assert f"cannot connect to 127.0.0.1 port {port}: Connection refused" in line
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A port that accepts connections and never says anything."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for sock in accepted:
-        sock.close()
-    listener.close()
 
 
 def test_timeout(cli: Cli, silent_server: int) -> None:

@@ -8,8 +8,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -117,33 +115,6 @@ def test_nothing_listening() -> None:
             FTPClient.from_url(f"ftp://u:p@127.0.0.1:{port}/").__enter__()
     assert caught.value.port == port
     assert isinstance(caught.value.os_error, ConnectionRefusedError)
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """Accepts connections and never says a word."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for sock in accepted:
-        sock.close()
-    listener.close()
 
 
 def test_greeting_timeout(silent_server: int) -> None:
