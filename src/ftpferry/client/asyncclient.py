@@ -647,8 +647,9 @@ def _open_for_download(path: Path, start: int) -> BinaryIO:
     flags = os.O_WRONLY | os.O_CREAT | (0 if start else os.O_TRUNC)
     file = os.fdopen(os.open(path, flags, 0o666), "wb", buffering=0)
     try:
-        file.truncate(start)
-        file.seek(start)
+        if start:  # O_TRUNC already emptied the file otherwise
+            file.truncate(start)
+            file.seek(start)
     except BaseException:
         file.close()
         raise
