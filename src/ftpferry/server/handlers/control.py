@@ -31,9 +31,6 @@ FEATURES: Final = (
 
 async def user(session: Session, arg: str) -> None:
     """USER: start (or restart) a login."""
-    if session.transfer_task is not None:
-        session.reply(ReplyCode.BAD_SEQUENCE, "Cannot change user during a transfer.")
-        return
     name = arg.strip()
     if session.server.config.tls.require_control and not session.tls_active:
         session.reply(ReplyCode.NOT_LOGGED_IN, "TLS is required: send AUTH TLS before USER.")
