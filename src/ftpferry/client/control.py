@@ -1,8 +1,12 @@
 """The control connection: commands out, typed replies in.
 
-An asyncio stream carries the control connection, because it is small
-line-oriented traffic and ``StreamWriter.start_tls`` upgrades it in place
-for ``AUTH TLS``.  Lines go through the sans-IO :class:`ReplyParser`.
+A small :class:`asyncio.Protocol` carries the control connection: it cuts
+the bytes into lines, and :meth:`ControlConnection.read_reply` decodes them
+through the sans-IO :class:`ReplyParser`.  ``loop.start_tls`` upgrades it in
+place for ``AUTH TLS``.  Reading lines straight off a protocol, and one
+:class:`.Deadline` per connection instead of a new timer per reply, keeps a
+command's cost small: a mirror of thousands of small files sends five
+commands per file.
 
 Once a read times out or the connection breaks, the replies can no longer
 be matched to their commands, so the connection is marked broken and every
@@ -16,7 +20,10 @@ import contextlib
 import logging
 import socket
 import ssl
+from collections import deque
+from typing import Final
 
+from .deadline import Deadline
 from .errors import (
     ConnectionFailed,
     ConnectionLost,
@@ -31,25 +38,107 @@ __all__ = ["ControlConnection"]
 
 log = logging.getLogger("ftpferry.client")
 
-MAX_REPLY_LINES = 100_000  # a LIST over STAT can be long, but not endless
+MAX_REPLY_LINES: Final = 100_000  # a LIST over STAT can be long, but not endless
+MAX_LINE: Final = 1 << 20
+CLOSE_TIMEOUT: Final = 2.0
+
+
+class _LineProtocol(asyncio.Protocol):
+    """Bytes in, complete lines (without LF) queued; flow control for writes."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.lines: deque[bytes] = deque()
+        self.partial = bytearray()
+        self.ended = False
+        self.overlong = False
+        self.error: Exception | None = None
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self._waiter: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+
+    # -- asyncio callbacks ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        end = data.rfind(b"\n")
+        if end < 0:
+            self.partial += data
+        else:
+            if self.partial:
+                self.partial += data[: end + 1]
+                chunk = bytes(self.partial)
+                self.partial.clear()
+            else:
+                chunk = data[: end + 1] if end + 1 < len(data) else data
+            self.lines.extend(chunk.split(b"\n")[:-1])
+            self.partial += data[end + 1 :]
+        if len(self.partial) > MAX_LINE:
+            self.overlong = True
+            self.partial.clear()
+            if self.transport is not None:
+                self.transport.close()
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self.ended = True
+        self._wake()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ended = True
+        self.error = exc
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self._wake()
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    # -- for ControlConnection -----------------------------------------------------------
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_lines(self, deadline: Deadline, seconds: float) -> None:
+        """Wait for more lines, the end, or ``seconds`` (``TimeoutError``)."""
+        waiter = self._waiter = self.loop.create_future()
+        deadline.watch(waiter, seconds)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    async def wait_writable(self, deadline: Deadline, seconds: float) -> None:
+        """Wait until the transport takes more bytes (after ``pause_writing``)."""
+        writable = self._writable
+        if writable is not None:
+            deadline.watch(writable, seconds)
+            await writable
 
 
 class ControlConnection:
     """One control connection (see the module docstring)."""
 
-    __slots__ = ("_broken", "_parser", "_reader", "_writer", "encoding", "timeout")
+    __slots__ = ("_broken", "_deadline", "_parser", "_protocol", "encoding", "timeout")
 
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        *,
-        encoding: str,
-        timeout: float,
-    ) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, protocol: _LineProtocol, *, encoding: str, timeout: float) -> None:
+        self._protocol = protocol
         self._parser = ReplyParser()
+        self._deadline = Deadline(protocol.loop)
         self._broken: str | None = None
         self.encoding = encoding
         self.timeout = timeout
@@ -66,14 +155,15 @@ class ControlConnection:
         ssl_context: ssl.SSLContext | None = None,
     ) -> ControlConnection:
         """Connect (with TLS from the first byte when ``ssl_context`` is given)."""
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(connect_timeout):
-                reader, writer = await asyncio.open_connection(
+                _, protocol = await loop.create_connection(
+                    lambda: _LineProtocol(loop),
                     host,
                     port,
                     ssl=ssl_context,
                     server_hostname=host if ssl_context is not None else None,
-                    limit=1 << 20,
                 )
         except TimeoutError as exc:
             raise ConnectionFailed(host, port, f"no connection within {connect_timeout}s") from exc
@@ -81,35 +171,41 @@ class ControlConnection:
             raise TLSError(f"TLS handshake with {host} port {port} failed: {exc}") from exc
         except OSError as exc:
             raise ConnectionFailed(host, port, exc.strerror or str(exc), exc) from exc
-        return cls(reader, writer, encoding=encoding, timeout=timeout)
+        return cls(protocol, encoding=encoding, timeout=timeout)
+
+    @property
+    def _transport(self) -> asyncio.Transport:
+        transport = self._protocol.transport
+        assert transport is not None
+        return transport
 
     # -- addresses ---------------------------------------------------------------------
 
     @property
     def peer_host(self) -> str:
         """The server's IP address as this connection sees it."""
-        return str(self._writer.get_extra_info("peername")[0]).split("%", 1)[0]
+        return str(self._transport.get_extra_info("peername")[0]).split("%", 1)[0]
 
     @property
     def local_host(self) -> str:
         """Our own IP address on this connection."""
-        return str(self._writer.get_extra_info("sockname")[0]).split("%", 1)[0]
+        return str(self._transport.get_extra_info("sockname")[0]).split("%", 1)[0]
 
     @property
     def family(self) -> socket.AddressFamily:
         """AF_INET or AF_INET6."""
-        sock: socket.socket = self._writer.get_extra_info("socket")
+        sock: socket.socket = self._transport.get_extra_info("socket")
         return socket.AddressFamily(sock.family)
 
     @property
     def tls_active(self) -> bool:
         """True once the connection is encrypted."""
-        return self._writer.get_extra_info("ssl_object") is not None
+        return self._transport.get_extra_info("ssl_object") is not None
 
     @property
     def tls_session(self) -> ssl.SSLSession | None:
         """The control connection's TLS session, for resumption on data connections."""
-        ssl_object: ssl.SSLObject | None = self._writer.get_extra_info("ssl_object")
+        ssl_object: ssl.SSLObject | None = self._transport.get_extra_info("ssl_object")
         return ssl_object.session if ssl_object is not None else None
 
     @property
@@ -126,63 +222,79 @@ class ControlConnection:
     def _break(self, reason: str) -> None:
         if self._broken is None:
             self._broken = reason
-            self._writer.close()
+            self._deadline.cancel()
+            self._transport.close()
 
     def write_line(self, line: str) -> None:
         """Queue one command line without waiting (keep-alive NOOPs use this)."""
         self._check()
         if "\r" in line or "\n" in line:
             raise ValueError("a command must not contain CR or LF")
-        log.debug("-> %s", mask_command(line))
-        self._writer.write(line.encode(self.encoding, "surrogateescape") + b"\r\n")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("-> %s", mask_command(line))
+        self._transport.write(line.encode(self.encoding, "surrogateescape") + b"\r\n")
 
     async def send(self, line: str) -> None:
-        """Send one command line."""
+        """Send one command line (waiting only if the server is not reading)."""
         self.write_line(line)
+        protocol = self._protocol
+        if protocol.error is not None and protocol.ended:
+            self._break(str(protocol.error))
+            raise ConnectionLost(f"control connection lost: {protocol.error}")
         try:
-            async with asyncio.timeout(self.timeout):
-                await self._writer.drain()
+            await protocol.wait_writable(self._deadline, self.timeout)
         except TimeoutError as exc:
             self._break("sending timed out")
             raise FTPTimeout(
                 f"could not send {mask_command(line)!r} within {self.timeout}s"
             ) from exc
-        except OSError as exc:
-            self._break(str(exc))
-            raise ConnectionLost(f"control connection lost: {exc}") from exc
 
     async def read_reply(self, timeout: float | None = None) -> Reply:
         """Read one complete reply."""
         self._check()
         limit = self.timeout if timeout is None else timeout
+        protocol = self._protocol
+        lines = protocol.lines
+        expires: float | None = None
         try:
-            async with asyncio.timeout(limit):
-                for _ in range(MAX_REPLY_LINES):
-                    raw = await self._reader.readuntil(b"\n")
-                    line = raw.rstrip(b"\r\n").decode(self.encoding, "surrogateescape")
-                    reply = self._parser.feed_line(line)
-                    if reply is not None:
+            for _ in range(MAX_REPLY_LINES):
+                while not lines:
+                    self._check_ended()
+                    now = protocol.loop.time()
+                    if expires is None:
+                        expires = now + limit
+                    await protocol.wait_lines(self._deadline, expires - now)
+                raw = lines.popleft()
+                line = raw.rstrip(b"\r").decode(self.encoding, "surrogateescape")
+                reply = self._parser.feed_line(line)
+                if reply is not None:
+                    if log.isEnabledFor(logging.DEBUG):
                         log.debug("<- %d %s", reply.code, " | ".join(reply.lines))
-                        if reply.code == 421:  # the server closes after this reply
-                            self._break(f"the server closed it: 421 {reply.text}")
-                        return reply
+                    if reply.code == 421:  # the server closes after this reply
+                        self._break(f"the server closed it: 421 {reply.text}")
+                    return reply
         except TimeoutError as exc:
             self._break("a reply timed out")
             raise FTPTimeout(f"no reply within {limit}s") from exc
-        except asyncio.IncompleteReadError as exc:
-            self._break("closed by the server")
-            raise ConnectionLost("the server closed the control connection") from exc
-        except asyncio.LimitOverrunError as exc:
-            self._break("reply line too long")
-            raise ProtocolError("a reply line is longer than 1 MiB") from exc
         except ValueError as exc:
             self._break("malformed reply")
             raise ProtocolError(str(exc)) from exc
-        except OSError as exc:
-            self._break(str(exc))
-            raise ConnectionLost(f"control connection lost: {exc}") from exc
         self._break("endless reply")
         raise ProtocolError(f"a reply with more than {MAX_REPLY_LINES} lines")
+
+    def _check_ended(self) -> None:
+        """Raise if no more lines can come."""
+        protocol = self._protocol
+        if protocol.overlong:
+            self._break("reply line too long")
+            raise ProtocolError("a reply line is longer than 1 MiB")
+        if not protocol.ended:
+            return
+        if protocol.error is not None:
+            self._break(str(protocol.error))
+            raise ConnectionLost(f"control connection lost: {protocol.error}")
+        self._break("closed by the server")
+        raise ConnectionLost("the server closed the control connection")
 
     async def command(self, line: str) -> Reply:
         """Send a command and read its first reply."""
@@ -194,18 +306,28 @@ class ControlConnection:
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> None:
         """Upgrade to TLS in place (after ``234`` to AUTH TLS)."""
         self._check()
+        protocol = self._protocol
         try:
-            await self._writer.start_tls(
-                context, server_hostname=server_hostname, ssl_handshake_timeout=self.timeout
+            transport = await protocol.loop.start_tls(
+                self._transport,
+                protocol,
+                context,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=self.timeout,
             )
         except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
             self._break("TLS handshake failed")
             raise TLSError(f"TLS handshake on the control connection failed: {exc}") from exc
+        if transport is None:  # the connection was closed meanwhile
+            self._break("closed during the TLS handshake")
+            raise TLSError("the server closed the connection during the TLS handshake")
+        protocol.transport = transport
 
     async def close(self) -> None:
         """Close without saying goodbye (QUIT is the caller's business)."""
         self._broken = self._broken or "closed"
-        self._writer.close()
+        self._deadline.cancel()
+        self._transport.close()
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(2.0):
-                await self._writer.wait_closed()
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await asyncio.shield(self._protocol.closed)

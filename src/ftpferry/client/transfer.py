@@ -44,6 +44,9 @@ __all__ = [
 ]
 
 CHUNK: Final = 1024 * 1024
+SPLICE_FROM: Final = 1024 * 1024
+"""Files known to be smaller go through ``recv_into``: for them a pipe's set-up
+(``pipe2``, growing it to 1 MiB, two closes) costs more than the copy saves."""
 SENDFILE_CHUNK: Final = 16 * 1024 * 1024
 
 ProgressCallback = Callable[[int, "int | None"], object]
@@ -143,11 +146,12 @@ async def receive_to_file(
     the kernel; pass it only for an unbuffered file the client opened
     itself, whose position is the descriptor's.
     """
-    if splice and not ascii_mode and connection.zero_copy and hasattr(os, "splice"):
+    small = ticker.total is not None and ticker.total - ticker.offset < SPLICE_FROM
+    if splice and not small and not ascii_mode and connection.zero_copy and hasattr(os, "splice"):
         with contextlib.suppress(SpliceUnavailable):
             await _splice_to_file(connection, file.fileno(), ticker)
             return
-    buffer = bytearray(CHUNK)
+    buffer = bytearray(_buffer_size(ticker))
     view = memoryview(buffer)
     decoder = AsciiDecoder() if ascii_mode else None
     while True:
@@ -161,6 +165,14 @@ async def receive_to_file(
         ticker(count)
     if decoder is not None:
         write_all(file, decoder.flush())
+
+
+def _buffer_size(ticker: Ticker) -> int:
+    """A buffer the whole file fits in with a byte to spare for the EOF read,
+    up to :data:`CHUNK`: a mirror of small files must not zero a megabyte each."""
+    if ticker.total is None:
+        return CHUNK
+    return max(4096, min(CHUNK, ticker.total - ticker.offset + 1))
 
 
 async def _splice_to_file(connection: DataConnection, out_fd: int, ticker: Ticker) -> None:
