@@ -30,15 +30,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
+import os
 import random
 import socket
 import ssl
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from ftpferry.netio import tls_handshake, tls_recv_into, tls_sendall, tls_unwrap
+from ftpferry.netio import (
+    tls_handshake,
+    tls_recv_into,
+    tls_sendall,
+    tls_unwrap,
+    wait_writable,
+)
 from ftpferry.protocol.addresses import (
     AddressSyntaxError,
     HostPort,
@@ -151,13 +159,23 @@ class DataConnection:
 
     async def recv_into(self, buffer: bytearray) -> int:
         """Receive into ``buffer``; 0 at the end of the data."""
-        if self._sock is None:
+        sock = self._sock
+        if sock is None:
             return 0
+        if self._tls is None:
+            # Bytes are usually waiting already (always, for a small file):
+            # take them without setting up a wait and its time limit.
+            try:
+                return sock.recv_into(buffer)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise DataConnectionBroken(exc) from exc
         try:
             async with asyncio.timeout(self._timeout):
                 if self._tls is not None:
                     return await tls_recv_into(self._tls, buffer)
-                return await asyncio.get_running_loop().sock_recv_into(self._sock, buffer)
+                return await asyncio.get_running_loop().sock_recv_into(sock, buffer)
         except TimeoutError as exc:
             raise FTPTimeout(f"no data for {self._timeout}s") from exc
         except OSError as exc:
@@ -330,8 +348,7 @@ class DataChannelOpener:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
-            async with asyncio.timeout(self.config.connect_timeout):
-                await asyncio.get_running_loop().sock_connect(sock, (host, port))
+            await _connect(sock, host, port, self.config.connect_timeout)
         except (OSError, TimeoutError) as exc:
             sock.close()
             os_error = (
@@ -489,6 +506,24 @@ class DataChannelOpener:
         """
         with contextlib.suppress(FTPTimeout):
             await self._control.read_reply(timeout=min(self.config.timeout, 10.0))
+
+
+async def _connect(sock: socket.socket, host: str, port: int, timeout: float) -> None:
+    """Connect a non-blocking socket to an IP address within ``timeout`` seconds.
+
+    On loopback and fast links the connection is often made at once; only
+    a connection still in progress waits, and only then is a timer set.
+    """
+    error = sock.connect_ex((host, port))
+    if error == 0:
+        return
+    if error not in {errno.EINPROGRESS, errno.EAGAIN}:
+        raise OSError(error, os.strerror(error))
+    async with asyncio.timeout(timeout):
+        await wait_writable(sock.fileno())
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if error != 0:
+        raise OSError(error, os.strerror(error))
 
 
 def _plain_ip(address: str) -> str:
