@@ -19,6 +19,7 @@ from ftpferry.client import (
     FTPClient,
     FTPTimeout,
     LoginError,
+    NoGreeting,
 )
 
 from .conftest import Remote
@@ -120,8 +121,11 @@ def test_nothing_listening() -> None:
 def test_greeting_timeout(silent_server: int) -> None:
     client = FTPClient(connect_timeout=0.3, timeout=0.3)
     try:
-        with pytest.raises(FTPTimeout):
+        with pytest.raises(FTPTimeout) as caught:
             client.connect("127.0.0.1", port=silent_server, user="u", password="p")
+        # A silent port is also what an implicit FTPS port looks like without TLS.
+        assert isinstance(caught.value, NoGreeting) and not caught.value.implicit_tls
+        assert "implicit FTPS" in str(caught.value)
     finally:
         client.close()
 

@@ -405,7 +405,16 @@ def test_greeting_421_mentions_bans() -> None:
 
 def test_no_greeting_suggests_implicit_tls() -> None:
     observations = healthy(greeting=None, login=None, probes=(), stopped="no reply within 5s")
-    assert "ftps://host:990/" in only(observations, "no-greeting").fix
+    fix = only(observations, "no-greeting").fix
+    assert "ftps://host:990/" in fix and "--implicit-tls" in fix
+
+
+def test_no_greeting_after_implicit_tls_does_not_suggest_it_again() -> None:
+    observations = healthy(
+        tls_mode="implicit", greeting=None, login=None, probes=(), stopped="no reply within 5s"
+    )
+    fix = only(observations, "no-greeting").fix
+    assert "implicit" not in fix and fix.startswith("The port is not an FTP server")
 
 
 def login_case(source: str, answer: int, answer_text: str, **changes: object) -> Observations:

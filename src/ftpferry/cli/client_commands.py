@@ -46,10 +46,12 @@ __all__ = ["CLIENT_COMMANDS"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 COMMON_HELP = """
-URLs look like ftp://user:password@host:port/path (ftps:// for explicit
-FTPS).  Without a password in the URL it comes from FTPFERRY_PASSWORD,
-~/.netrc, or a prompt on a terminal.  Exit codes: 0 ok, 1 refused by the
-server, 2 usage, 3 login refused, 4 connection, 5 local file, 6 TLS.
+URLs look like ftp://user:password@host:port/path; ftps:// is explicit
+FTPS (AUTH TLS), except on port 990 (implicit FTPS); --implicit-tls makes
+any port implicit FTPS (TLS from the first byte, port 990 by default).
+Without a password in the URL it comes from FTPFERRY_PASSWORD, ~/.netrc,
+or a prompt on a terminal.  Exit codes: 0 ok, 1 refused by the server,
+2 usage, 3 login refused, 4 connection, 5 local file, 6 TLS.
 """
 
 
@@ -88,6 +90,11 @@ def client_options(func: F) -> F:
             help="FTPS: CA certificates (PEM) to trust.",
         ),
         click.option(
+            "--implicit-tls",
+            is_flag=True,
+            help="Implicit FTPS: TLS from the first byte, on any port (default 990).",
+        ),
+        click.option(
             "--timeout",
             type=click.FloatRange(min=0, min_open=True),
             help="Seconds for connecting, each reply, and a stalled transfer.",
@@ -105,6 +112,7 @@ def client_options(func: F) -> F:
         active_ports: tuple[int, int] | None,
         insecure: bool,
         cafile: str | None,
+        implicit_tls: bool,
         timeout: float | None,
         verbose: bool,
         as_json: bool,
@@ -118,6 +126,7 @@ def client_options(func: F) -> F:
             active_ports=active_ports,
             insecure=insecure,
             cafile=cafile,
+            implicit_tls=implicit_tls,
             timeout=timeout,
             verbose=verbose,
             json=as_json,

@@ -34,6 +34,8 @@ class ClientSettings:
         active_ports: the ports to listen on in active mode.
         insecure: do not verify the server's certificate (FTPS).
         cafile: extra CA certificates (FTPS).
+        implicit_tls: implicit FTPS, TLS from the first byte, whatever the
+            URL's port (``ftps://`` alone means explicit FTPS except on 990).
         timeout: seconds for connecting, each reply and data stalls (None:
             the library's defaults).
         verbose: show the FTP dialogue.
@@ -46,6 +48,7 @@ class ClientSettings:
     active_ports: tuple[int, int] | None = None
     insecure: bool = False
     cafile: str | None = None
+    implicit_tls: bool = False
     timeout: float | None = None
     verbose: bool = False
     json: bool = False
@@ -59,6 +62,7 @@ class ClientSettings:
             active_ports=self.active_ports,
             verify=not self.insecure,
             cafile=self.cafile,
+            implicit_tls=self.implicit_tls,
             ask_password=ask_password,
         )
         if self.timeout is None:
@@ -80,7 +84,10 @@ class Connector:
 
     def __init__(self, url: str, settings: ClientSettings, *, tag_connections: bool) -> None:
         self.url = url
-        self.target: FTPTarget = parse_url(url)
+        # The same reading of the URL the client makes when it connects
+        # (port 990 by default with --implicit-tls), so that messages, JSON
+        # and mv's same-server check name the server actually used.
+        self.target: FTPTarget = parse_url(url, implicit_tls=settings.implicit_tls or None)
         self._password: str | None = None
         self._numbers = itertools.count(1)
         self._tag = tag_connections

@@ -56,6 +56,11 @@ def _ip_address(
     default=None,
     help="PEM file of CA certificates to trust (for ftps://).",
 )
+@click.option(
+    "--implicit-tls",
+    is_flag=True,
+    help="Implicit FTPS: TLS from the first byte, on any port (default 990).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show the FTP dialogue (on stderr).")
 def doctor(
     url: str,
@@ -64,11 +69,13 @@ def doctor(
     active_address: str | None,
     insecure: bool,
     cafile: str | None,
+    implicit_tls: bool,
     verbose: bool,
 ) -> None:
     """Check an FTP/FTPS server's data channel and say what to fix.
 
-    Connects to URL (ftp://user@host:port/path or ftps://...), logs in
+    Connects to URL (ftp://user@host:port/path, or ftps://... for explicit
+    FTPS, implicit on port 990 or with --implicit-tls), logs in
     (password from the URL, FTPFERRY_PASSWORD or ~/.netrc), lists PATH once
     over each of PASV, EPSV, PORT and EPRT, and explains every failure:
     NAT and masquerade addresses, passive ranges that are not forwarded,
@@ -88,7 +95,8 @@ def doctor(
     )
 
     try:
-        target = parse_url(url)
+        # Read the URL as the client commands do (see cli.client_commands).
+        target = parse_url(url, implicit_tls=implicit_tls or None)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="URL") from exc
     options = DoctorOptions(

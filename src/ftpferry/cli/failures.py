@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import enum
 import os
+import ssl
 from dataclasses import dataclass
+from typing import Final
 
 from ftpferry.client import (
     ConnectionFailed,
@@ -31,12 +33,18 @@ from ftpferry.client import (
     FTPError,
     FTPTimeout,
     LoginError,
+    NoGreeting,
     ReplyError,
     ServiceClosing,
     TLSError,
 )
 
 __all__ = ["CommandError", "ExitCode", "Failure", "describe_failure"]
+
+# OpenSSL X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH_CODES: Final = frozenset({62, 64})
+# Words servers use in a 530 that asks for TLS (ftpferry, vsftpd, ProFTPD, pure-ftpd).
+_TLS_WORDS: Final = ("tls", "ssl", "encrypt", "cleartext")
 
 
 class ExitCode(enum.IntEnum):
@@ -81,8 +89,48 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def describe_failure(exc: BaseException) -> Failure | None:
-    """The user-facing account of an expected failure; None for a bug."""
+def _certificate_problem(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind ``exc``, if that is what it was."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _tls_message(exc: TLSError) -> str:
+    """A refused certificate in words, with this command's way out.
+
+    Without this, the message is OpenSSL's (``[SSL: CERTIFICATE_VERIFY_FAILED]
+    certificate verify failed: self-signed certificate (_ssl.c:1006)``),
+    which names the problem but not what to do about it.
+    """
+    problem = _certificate_problem(exc)
+    if problem is None:
+        return str(exc)
+    reason = (problem.verify_message or problem.reason or "verification failed").rstrip(".")
+    if problem.verify_code in _NAME_MISMATCH_CODES:
+        return (
+            f"the server's TLS certificate is not for this host name: {reason}; "
+            "connect with a name the certificate covers (--insecure skips the check, "
+            "for tests only)"
+        )
+    return (
+        f"the server's TLS certificate is not trusted: {reason}; pass --cafile FILE with "
+        "the CA certificate that issued it (for a self-signed certificate, the certificate "
+        "itself), or --insecure to skip verification (for tests only)"
+    )
+
+
+def describe_failure(exc: BaseException, *, plain: bool = False) -> Failure | None:
+    """The user-facing account of an expected failure; None for a bug.
+
+    ``plain``: the command used an unencrypted ``ftp://`` connection, so a
+    login refused for the want of TLS can point at ``ftps://``.
+    """
     if isinstance(exc, CommandError):
         return Failure(message=str(exc), exit_code=exc.exit_code, kind="command")
     if isinstance(exc, LoginError):
@@ -93,6 +141,8 @@ def describe_failure(exc: BaseException) -> Failure | None:
             )
         else:
             message = f"login refused: {exc.code} {_one_line(exc.text)}"
+            if plain and any(word in exc.text.lower() for word in _TLS_WORDS):
+                message += " (the server wants FTPS: use an ftps:// URL)"
         return Failure(message=message, exit_code=ExitCode.LOGIN, kind="login", code=exc.code)
     if isinstance(exc, ServiceClosing):
         return Failure(
@@ -110,7 +160,7 @@ def describe_failure(exc: BaseException) -> Failure | None:
             code=exc.code,
         )
     if isinstance(exc, TLSError):
-        return Failure(message=str(exc), exit_code=ExitCode.TLS, kind="tls")
+        return Failure(message=_tls_message(exc), exit_code=ExitCode.TLS, kind="tls")
     if isinstance(exc, ConnectionFailed) and exc.os_error is not None and exc.os_error.errno:
         # asyncio words a refused connect as "Connect call failed (addr)": name the cause.
         reason = os.strerror(exc.os_error.errno)
@@ -118,6 +168,12 @@ def describe_failure(exc: BaseException) -> Failure | None:
             message=f"cannot connect to {exc.host} port {exc.port}: {reason}",
             exit_code=ExitCode.CONNECTION,
             kind="connection",
+        )
+    if isinstance(exc, NoGreeting) and not exc.implicit_tls:
+        return Failure(
+            message=f"timed out: {exc}; for such a port, use --implicit-tls",
+            exit_code=ExitCode.CONNECTION,
+            kind="timeout",
         )
     if isinstance(exc, FTPTimeout):
         return Failure(message=f"timed out: {exc}", exit_code=ExitCode.CONNECTION, kind="timeout")

@@ -262,8 +262,8 @@ def rename_target(connector: Connector, new_path: str) -> str:
     """``mv``'s NEWPATH: a path on the same server, or a URL of that server."""
     if "://" not in new_path:
         return new_path
-    target = parse_url(new_path)
     here = connector.target
+    target = parse_url(new_path, implicit_tls=here.implicit_tls or None)
     if (target.host, target.port) != (here.host, here.port):
         raise CommandError("mv cannot move between servers", ExitCode.USAGE)
     return target.path

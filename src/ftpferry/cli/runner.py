@@ -56,7 +56,7 @@ def run_client_command(
                 message="interrupted", exit_code=ExitCode.INTERRUPTED, kind="interrupted"
             )
         except Exception as exc:
-            failure = describe_failure(exc)
+            failure = describe_failure(exc, plain=url is not None and url.startswith("ftp://"))
             if failure is None:
                 raise
         finally:

@@ -96,7 +96,8 @@ raise ValueError; local file errors stay the OSError they are):
 :class:`LoginError`; :class:`ServiceClosing` (421: a TemporaryError that is
 also a ConnectionLost); :class:`DataConnectionError` (``mode``,
 ``address``, ``port``, ``os_error``, ``reply``); :class:`ConnectionLost` and
-:class:`ConnectionFailed`; :class:`FTPTimeout`; :class:`TLSError`;
+:class:`ConnectionFailed`; :class:`FTPTimeout` (:class:`NoGreeting` when the
+greeting never came); :class:`TLSError`;
 :class:`UnsupportedCommand`; :class:`ProtocolError`.
 
 Naming note: ``listdir``, ``Entry.kind`` and ``ascii_mode`` are spelled so
@@ -115,6 +116,7 @@ from .errors import (
     FTPError,
     FTPTimeout,
     LoginError,
+    NoGreeting,
     PermanentError,
     ProtocolError,
     ReplyError,
@@ -152,6 +154,7 @@ __all__ = [
     "LocalFile",
     "LoginError",
     "Mode",
+    "NoGreeting",
     "PermanentError",
     "ProgressCallback",
     "ProtocolError",

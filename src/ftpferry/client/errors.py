@@ -26,6 +26,7 @@ __all__ = [
     "FTPError",
     "FTPTimeout",
     "LoginError",
+    "NoGreeting",
     "PermanentError",
     "ProtocolError",
     "ReplyError",
@@ -176,6 +177,28 @@ class FTPTimeout(FTPError, TimeoutError):
     After a time-out on the control connection the client cannot know which
     reply belongs to which command any more, so it closes the connection.
     """
+
+
+class NoGreeting(FTPTimeout):
+    """The connection opened, but no ``220`` greeting came in time.
+
+    A class of its own because its usual cause is not a slow server but
+    the wrong protocol for the port: a port that speaks implicit FTPS says
+    nothing until the client starts TLS, so a client that waits for the
+    greeting first (plain FTP or explicit FTPS) waits forever.  Callers
+    can then suggest ``implicit_tls`` rather than a longer time-out.
+
+    Attributes:
+        seconds: how long the client waited.
+        implicit_tls: whether the connection already was implicit FTPS
+            (then the wrong protocol is not the explanation).
+    """
+
+    def __init__(self, seconds: float, *, implicit_tls: bool) -> None:
+        self.seconds = seconds
+        self.implicit_tls = implicit_tls
+        hint = "" if implicit_tls else " (a port for implicit FTPS waits for TLS first)"
+        super().__init__(f"no greeting within {seconds}s{hint}")
 
 
 class ProtocolError(FTPError):

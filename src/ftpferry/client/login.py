@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from .config import ClientConfig
 from .control import ControlConnection
-from .errors import LoginError, ReplyError, TLSError
+from .errors import FTPTimeout, LoginError, NoGreeting, ReplyError, TLSError
 from .replies import Features, Reply
 from .urls import FTPTarget, ResolvedLogin, resolve_password
 
@@ -89,7 +89,11 @@ async def _handshake(
     password: str | None,
     context: ssl.SSLContext | None,
 ) -> Session:
-    welcome = await control.read_reply(timeout=config.connect_timeout + config.timeout)
+    limit = config.connect_timeout + config.timeout
+    try:
+        welcome = await control.read_reply(timeout=limit)
+    except FTPTimeout as exc:
+        raise NoGreeting(limit, implicit_tls=target.implicit_tls) from exc
     while welcome.code == 120:
         welcome = await control.read_reply()
     if welcome.code != 220:

@@ -85,16 +85,23 @@ def greeting(observations: Observations) -> Iterable[Finding]:
     if hello is None:
         if observations.tls is not None and not observations.tls.ok:
             return  # the TLS rules explain it
-        tip = "If this is an implicit-FTPS port (TLS from the first byte), use ftps://host:990/."
+        causes = (
+            "the port is not an FTP server (a proxy, a load balancer without a backend, "
+            "another service), or the server is overloaded."
+        )
+        if observations.tls_mode == "implicit":  # TLS worked: the wrong protocol it is not
+            fix = causes[0].upper() + causes[1:]
+        else:
+            fix = (
+                "If this is an implicit-FTPS port (TLS from the first byte), use "
+                f"ftps://host:990/, or --implicit-tls for another port. Otherwise {causes}"
+            )
         yield Finding(
             code="no-greeting",
             severity="error",
             title="the connection opens, but no FTP greeting comes",
             evidence=(connect_text(control), observations.stopped or "no 220 greeting"),
-            fix=(
-                f"{tip} Otherwise the port is not an FTP server (a proxy, a load balancer "
-                "without a backend, another service), or the server is overloaded."
-            ),
+            fix=fix,
         )
         return
     fix = "The server refuses the session before login."
@@ -147,7 +154,8 @@ def tls_setup(observations: Observations) -> Iterable[Finding]:
                 "Use ftp:// if an unencrypted connection is acceptable, or enable FTPS on the "
                 "server: ftpferry serve --tls-cert F --tls-key F (or --tls-self-signed); "
                 "vsftpd ssl_enable=YES; ProFTPD TLSEngine on; pure-ftpd --tls=1. A server "
-                "that speaks implicit FTPS is reached with ftps://host:990/."
+                "that speaks implicit FTPS is reached with ftps://host:990/, or with "
+                "--implicit-tls on another port."
             ),
         )
     elif tls.problem == "untrusted":
@@ -199,8 +207,16 @@ def tls_setup(observations: Observations) -> Iterable[Finding]:
             evidence=tuple(evidence),
             fix=(
                 "Check that the port speaks the TLS you asked for: ftps://host/ is explicit "
-                "FTPS (AUTH TLS, port 21), ftps://host:990/ implicit FTPS. ftpferry needs "
-                "TLS 1.2 or later; an old server may offer only older versions or ciphers."
+                "FTPS (AUTH TLS, port 21); ftps://host:990/, or --implicit-tls on another "
+                "port, is implicit FTPS (TLS from the first byte)"
+                + (
+                    ", which this was: for a port that speaks plain FTP or AUTH TLS, leave "
+                    "--implicit-tls out. "
+                    if tls.mode == "implicit"
+                    else ". "
+                )
+                + "ftpferry needs TLS 1.2 or later; an old server may offer only older "
+                "versions or ciphers."
             ),
         )
 
