@@ -35,6 +35,7 @@ import ipaddress
 import logging
 import os
 import random
+import select
 import socket
 import ssl
 from dataclasses import dataclass
@@ -511,16 +512,22 @@ class DataChannelOpener:
 async def _connect(sock: socket.socket, host: str, port: int, timeout: float) -> None:
     """Connect a non-blocking socket to an IP address within ``timeout`` seconds.
 
-    On loopback and fast links the connection is often made at once; only
-    a connection still in progress waits, and only then is a timer set.
+    ``connect`` on a non-blocking socket always says "in progress", but on
+    loopback and fast local links the handshake is done by the time the
+    call returns.  A zero-timeout ``poll`` sees that without a trip through
+    the event loop; only a connection really still in progress waits, and
+    only then is a timer set.
     """
     error = sock.connect_ex((host, port))
     if error == 0:
         return
     if error not in {errno.EINPROGRESS, errno.EAGAIN}:
         raise OSError(error, os.strerror(error))
-    async with asyncio.timeout(timeout):
-        await wait_writable(sock.fileno())
+    probe = select.poll()
+    probe.register(sock, select.POLLOUT)
+    if not probe.poll(0):
+        async with asyncio.timeout(timeout):
+            await wait_writable(sock.fileno())
     error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if error != 0:
         raise OSError(error, os.strerror(error))
