@@ -346,8 +346,7 @@ class DataChannelOpener:
     async def _open_passive(self, command: str, rest: int) -> tuple[DataConnection, Reply]:
         mode, host, port, note = await self._passive_address()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
+        sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         try:
             await _connect(sock, host, port, self.config.connect_timeout)
         except (OSError, TimeoutError) as exc:

@@ -91,7 +91,8 @@ class PassivePortPool:
             port = low + (start + step) % size
             if port in self._in_use:
                 continue
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            # SOCK_NONBLOCK at creation saves the ioctl setblocking(False) costs.
+            sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((host, port))
@@ -99,7 +100,6 @@ class PassivePortPool:
             except OSError:
                 sock.close()
                 continue
-            sock.setblocking(False)
             self._in_use.add(port)
             in_use, size = len(self._in_use), len(self.range)
             if in_use * 5 >= size * 4:  # 80 % or more: worth knowing before it runs out
