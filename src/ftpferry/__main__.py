@@ -1,5 +1,5 @@
 """``python -m ftpferry`` runs the command line."""
 
-from ftpferry.cli import main
+from ftpferry.launch import main
 
 main()

@@ -4,7 +4,8 @@ Click wiring only: options and arguments here, the work in
 :mod:`.operations` and :mod:`ftpferry.sync`, output in :mod:`.render`,
 and the common behaviour (progress, ``-v``, ``--json``, errors and exit
 codes) in :mod:`.runner`.  Each command is listed in
-:data:`CLIENT_COMMANDS`, which the group in ``cli/__init__`` adds.
+:data:`ftpferry.cli.COMMAND_HOMES`, from which the group imports this module
+when one of them runs.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .render import (
 )
 from .runner import run_client_command
 
-__all__ = ["CLIENT_COMMANDS"]
+__all__ = ["get", "ls", "mirror", "mkdir", "mv", "put", "rm"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -299,6 +300,3 @@ def mv(url: str, new_path: str, settings: ClientSettings) -> None:
         return render_move(connector.display_url(), result)
 
     run_client_command("mv", settings, connector.display_url(), work)
-
-
-CLIENT_COMMANDS: list[click.Command] = [ls, get, put, mirror, rm, mkdir, mv]

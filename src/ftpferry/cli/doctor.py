@@ -1,7 +1,7 @@
 """``ftpferry doctor URL``: the command-line face of :mod:`ftpferry.doctor`.
 
-:data:`DOCTOR_COMMANDS` lists its click commands, which the group in
-``cli/__init__`` adds.  Exit codes: 0 when at least one data-channel mode
+:data:`ftpferry.cli.COMMAND_HOMES` names it, and the group imports this
+module only when it runs.  Exit codes: 0 when at least one data-channel mode
 works, 1 when none does (or the session could not be opened), 2 for
 usage errors (click's convention).
 """
@@ -18,7 +18,7 @@ from ftpferry.client.urls import parse_url
 # ftpferry.doctor (rich, cryptography for certificate details) is imported
 # inside the command, so that other commands do not pay for loading it.
 
-__all__ = ["DOCTOR_COMMANDS", "doctor"]
+__all__ = ["doctor"]
 
 
 def _ip_address(
@@ -111,6 +111,3 @@ def doctor(
     else:
         click.echo(render_text(report), nl=False)
     sys.exit(report.exit_code)
-
-
-DOCTOR_COMMANDS: list[click.Command] = [doctor]

@@ -2,35 +2,84 @@
 
 Bytes and values go in, typed events and bytes come out.  Everything here is
 a pure function or a small state object, so it is tested without a network.
+
+The names below are loaded from their modules on first use (PEP 562): the
+client needs the address codecs and listing times but not the server's
+command table and line framing, and every module imported costs start-up
+time of a command-line run.
 """
 
-from .addresses import (
-    AddressSyntaxError,
-    HostPort,
-    UnsupportedNetworkProtocol,
-    format_eprt,
-    format_epsv_reply,
-    format_pasv_reply,
-    format_port,
-    parse_eprt,
-    parse_epsv_reply,
-    parse_pasv_reply,
-    parse_port,
-)
-from .commands import COMMANDS, Arg, Command, CommandSpec, parse_command
-from .framing import (
-    MAX_DISCARD,
-    MAX_LINE,
-    NEED_DATA,
-    EndOfStream,
-    LineReader,
-    LineReceived,
-    LineTooLong,
-    StreamCorrupt,
-)
-from .listing import FileStat, format_list_line, format_mdtm, format_mlsx_facts, parse_mdtm
-from .paths import PathError, resolve
-from .replies import Reply, ReplyCode, quote_path, sanitize
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from .addresses import (
+        AddressSyntaxError,
+        HostPort,
+        UnsupportedNetworkProtocol,
+        format_eprt,
+        format_epsv_reply,
+        format_pasv_reply,
+        format_port,
+        parse_eprt,
+        parse_epsv_reply,
+        parse_pasv_reply,
+        parse_port,
+    )
+    from .commands import COMMANDS, Arg, Command, CommandSpec, parse_command
+    from .framing import (
+        MAX_DISCARD,
+        MAX_LINE,
+        NEED_DATA,
+        EndOfStream,
+        LineReader,
+        LineReceived,
+        LineTooLong,
+        StreamCorrupt,
+    )
+    from .listing import FileStat, format_list_line, format_mdtm, format_mlsx_facts, parse_mdtm
+    from .paths import PathError, resolve
+    from .replies import Reply, ReplyCode, quote_path, sanitize
+
+_HOMES: Final = {
+    "AddressSyntaxError": "addresses",
+    "HostPort": "addresses",
+    "UnsupportedNetworkProtocol": "addresses",
+    "format_eprt": "addresses",
+    "format_epsv_reply": "addresses",
+    "format_pasv_reply": "addresses",
+    "format_port": "addresses",
+    "parse_eprt": "addresses",
+    "parse_epsv_reply": "addresses",
+    "parse_pasv_reply": "addresses",
+    "parse_port": "addresses",
+    "Arg": "commands",
+    "COMMANDS": "commands",
+    "Command": "commands",
+    "CommandSpec": "commands",
+    "parse_command": "commands",
+    "EndOfStream": "framing",
+    "LineReader": "framing",
+    "LineReceived": "framing",
+    "LineTooLong": "framing",
+    "MAX_DISCARD": "framing",
+    "MAX_LINE": "framing",
+    "NEED_DATA": "framing",
+    "StreamCorrupt": "framing",
+    "FileStat": "listing",
+    "format_list_line": "listing",
+    "format_mdtm": "listing",
+    "format_mlsx_facts": "listing",
+    "parse_mdtm": "listing",
+    "PathError": "paths",
+    "resolve": "paths",
+    "Reply": "replies",
+    "ReplyCode": "replies",
+    "quote_path": "replies",
+    "sanitize": "replies",
+}
 
 __all__ = [
     "COMMANDS",
@@ -69,3 +118,12 @@ __all__ = [
     "resolve",
     "sanitize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
