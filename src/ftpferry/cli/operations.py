@@ -12,6 +12,7 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ftpferry.client import (
     AsyncFTPClient,
@@ -22,23 +23,16 @@ from ftpferry.client import (
     UnsupportedCommand,
     parse_url,
 )
-from ftpferry.sync import (
-    Direction,
-    MirrorJob,
-    MirrorPlan,
-    MirrorReport,
-    Removal,
-    Transfer,
-    TransferOutcome,
-    is_remote_dir,
-    make_dirs,
-    mirror,
-    remove_tree,
-)
+from ftpferry.sync.plan import Removal, Transfer
+from ftpferry.sync.remote import is_remote_dir, make_dirs, remove_tree
+from ftpferry.sync.report import Direction, TransferOutcome
 
 from .connection import Connector
 from .failures import CommandError, ExitCode
 from .progress import ProgressView
+
+if TYPE_CHECKING:
+    from ftpferry.sync import MirrorPlan, MirrorReport
 
 __all__ = [
     "FileResult",
@@ -292,6 +286,9 @@ async def mirror_tree(
     view: ProgressView,
 ) -> MirrorReport:
     """``mirror``: the remote tree into ``local`` (download), or the reverse."""
+    # Only mirror needs the executor, the pool and the tree scanners.
+    from ftpferry.sync.run import MirrorJob, mirror  # noqa: PLC0415
+
     job = MirrorJob(
         direction=direction,
         remote_root=connector.path.rstrip("/"),

@@ -17,10 +17,10 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from ftpferry.sync import Removal, Transfer, TransferOutcome
-
 if TYPE_CHECKING:
     from rich.progress import TaskID
+
+    from ftpferry.sync import Removal, Transfer, TransferOutcome
 
 __all__ = [
     "PlainProgress",

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import stat
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftpferry.client import Entry, EntryKind
-from ftpferry.sync import MirrorReport, TransferOutcome
 
 from .failures import ExitCode, Failure
 from .operations import FileResult, ListResult, MkdirResult, MoveResult, RemoveResult
 from .progress import format_bytes, format_rate
+
+if TYPE_CHECKING:
+    from ftpferry.sync import MirrorReport, TransferOutcome
 
 __all__ = [
     "Rendered",

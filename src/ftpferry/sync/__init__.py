@@ -28,24 +28,63 @@ Example::
         connect,
     )
     print(report.transferred_bytes, report.errors)
+
+The names are loaded from their modules on first use (see
+:mod:`ftpferry.lazy`): ``ftpferry put`` needs only the plan and report
+types, not the executor and the tree scanners.
 """
 
 from __future__ import annotations
 
-from .execute import ExecutionResult, MirrorTarget, execute_plan, local_path
-from .plan import Conflict, MirrorPlan, Removal, Transfer, plan_mirror
-from .pool import ClientPool, ConnectFactory
-from .remote import is_remote_dir, make_dirs, remove_tree
-from .report import (
-    Direction,
-    MirrorError,
-    MirrorObserver,
-    MirrorReport,
-    NullObserver,
-    TransferOutcome,
-)
-from .run import MirrorJob, mirror
-from .tree import FileState, Tree, remote_path, scan_local, scan_remote
+from typing import TYPE_CHECKING, Final
+
+from ftpferry.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .execute import ExecutionResult, MirrorTarget, execute_plan, local_path
+    from .plan import Conflict, MirrorPlan, Removal, Transfer, plan_mirror
+    from .pool import ClientPool, ConnectFactory
+    from .remote import is_remote_dir, make_dirs, remove_tree
+    from .report import (
+        Direction,
+        MirrorError,
+        MirrorObserver,
+        MirrorReport,
+        NullObserver,
+        TransferOutcome,
+    )
+    from .run import MirrorJob, mirror
+    from .tree import FileState, Tree, remote_path, scan_local, scan_remote
+
+_HOMES: Final = {
+    "ExecutionResult": "execute",
+    "MirrorTarget": "execute",
+    "execute_plan": "execute",
+    "local_path": "execute",
+    "Conflict": "plan",
+    "MirrorPlan": "plan",
+    "Removal": "plan",
+    "Transfer": "plan",
+    "plan_mirror": "plan",
+    "ClientPool": "pool",
+    "ConnectFactory": "pool",
+    "is_remote_dir": "remote",
+    "make_dirs": "remote",
+    "remove_tree": "remote",
+    "Direction": "report",
+    "MirrorError": "report",
+    "MirrorObserver": "report",
+    "MirrorReport": "report",
+    "NullObserver": "report",
+    "TransferOutcome": "report",
+    "MirrorJob": "run",
+    "mirror": "run",
+    "FileState": "tree",
+    "Tree": "tree",
+    "remote_path": "tree",
+    "scan_local": "tree",
+    "scan_remote": "tree",
+}
 
 __all__ = [
     "ClientPool",
@@ -76,3 +115,5 @@ __all__ = [
     "scan_local",
     "scan_remote",
 ]
+
+__getattr__ = lazy_exports(__name__, _HOMES)
