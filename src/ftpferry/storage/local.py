@@ -14,11 +14,12 @@ directory listings, which can be large, run in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import stat as stat_module
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from ftpferry.protocol import FileStat, ReplyCode
 
@@ -86,6 +87,33 @@ def _require_regular(fd: int, path: str) -> None:
     os.set_blocking(fd, True)
 
 
+_PROC_FD: Final = os.path.isdir("/proc/self/fd")
+"""Linux with /proc mounted: a descriptor's path can be read back."""
+
+
+def _real_path(raw: str) -> str:
+    """Where ``raw`` really leads, symlinks resolved, for the containment check.
+
+    ``os.path.realpath`` walks the path in Python with one ``lstat`` per
+    component, the root's own included: it was a seventh of the server's
+    time when a client fetched many small files.  Opening the name with
+    ``O_PATH`` (no access check on the file itself, no side effects on
+    devices) and reading the kernel's own answer from ``/proc/self/fd``
+    costs three system calls whatever the depth.
+    """
+    if _PROC_FD:
+        with contextlib.suppress(OSError):
+            fd = os.open(raw, os.O_PATH | os.O_CLOEXEC)
+            try:
+                return os.readlink(f"/proc/self/fd/{fd}")
+            finally:
+                os.close(fd)
+    # Not there, or a dangling link: realpath still says where the name
+    # points, so a link leaving the root is refused as such and never
+    # reveals whether its target exists.
+    return os.path.realpath(raw)
+
+
 class LocalStorage:
     """A :class:`~ftpferry.storage.Storage` over a directory of this machine."""
 
@@ -111,7 +139,7 @@ class LocalStorage:
 
     def _existing(self, path: str) -> str:
         """Real path of an existing name, refusing symlinks that leave the root."""
-        real = os.path.realpath(self._raw(path))
+        real = _real_path(self._raw(path))
         if not self._inside(real):
             raise PermissionDenied(f"{path}: points outside your root")
         return real
@@ -121,7 +149,7 @@ class LocalStorage:
         if path == "/":
             raise PermissionDenied("/: is the root directory")
         parent, _, name = self._raw(path).rpartition("/")
-        real_parent = os.path.realpath(parent)
+        real_parent = _real_path(parent)
         if not self._inside(real_parent):
             raise PermissionDenied(f"{path}: points outside your root")
         candidate = real_parent + "/" + name
@@ -149,8 +177,8 @@ class LocalStorage:
         ext4, xfs, btrfs and tmpfs, so it tells cheaply which listings are
         big enough to be worth a thread.
         """
-        real = self._existing(path)
         try:
+            real = self._existing(path)
             if os.stat(real).st_size <= INLINE_LISTING_BYTES:
                 return self._list_dir_sync(real)
             return await asyncio.to_thread(self._list_dir_sync, real)
