@@ -31,6 +31,9 @@ class ClientConfig:
             use only that mode.
         use_epsv: try EPSV before PASV (PASV still follows a refused EPSV).
         use_eprt: try EPRT before PORT (PORT still follows a refused EPRT).
+        pipeline: once EPSV has worked on a connection, send it together
+            with the transfer command (one round trip less per file); off
+            for servers that drop commands sent before the previous reply.
         active_address: the address to advertise in EPRT/PORT (behind NAT:
             the public one); default: the control connection's local address.
         active_ports: (low, high) ports to listen on in active mode; default:
@@ -64,6 +67,7 @@ class ClientConfig:
     mode: Mode = "auto"
     use_epsv: bool = True
     use_eprt: bool = True
+    pipeline: bool = True
     active_address: str | None = None
     active_ports: tuple[int, int] | None = None
     trust_pasv_address: bool = False
@@ -123,6 +127,7 @@ class ClientOptions(TypedDict, total=False):
     mode: Mode
     use_epsv: bool
     use_eprt: bool
+    pipeline: bool
     active_address: str | None
     active_ports: tuple[int, int] | None
     trust_pasv_address: bool

@@ -228,11 +228,23 @@ class ControlConnection:
     def write_line(self, line: str) -> None:
         """Queue one command line without waiting (keep-alive NOOPs use this)."""
         self._check()
+        self._transport.write(self._encode(line))
+
+    def write_lines(self, lines: tuple[str, ...]) -> None:
+        """Queue several command lines as one write (commands sent ahead)."""
+        self._check()
+        self._transport.write(b"".join(self._encode(line) for line in lines))
+
+    def _encode(self, line: str) -> bytes:
         if "\r" in line or "\n" in line:
             raise ValueError("a command must not contain CR or LF")
         if log.isEnabledFor(logging.DEBUG):
             log.debug("-> %s", mask_command(line))
-        self._transport.write(line.encode(self.encoding, "surrogateescape") + b"\r\n")
+        return line.encode(self.encoding, "surrogateescape") + b"\r\n"
+
+    def abandon(self, reason: str) -> None:
+        """Give the connection up: replies can no longer be matched to commands."""
+        self._break(reason)
 
     async def send(self, line: str) -> None:
         """Send one command line (waiting only if the server is not reading)."""

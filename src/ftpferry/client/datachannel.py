@@ -59,8 +59,22 @@ from ftpferry.protocol.addresses import (
 
 from .config import ClientConfig
 from .control import ControlConnection
-from .errors import DataConnectionError, FTPTimeout, ReplyError, TLSError, UnsupportedCommand
-from .modes import ConcreteMode, pasv_connect_host, remember_mode, remembered_mode
+from .errors import (
+    ConnectionLost,
+    DataConnectionError,
+    FTPTimeout,
+    ReplyError,
+    TLSError,
+    UnsupportedCommand,
+)
+from .modes import (
+    ConcreteMode,
+    pasv_connect_host,
+    pipelining_refused,
+    refuse_pipelining,
+    remember_mode,
+    remembered_mode,
+)
 from .replies import Reply
 
 __all__ = ["DataChannelOpener", "DataConnection", "DataConnectionBroken", "DataRoute"]
@@ -230,6 +244,7 @@ class DataChannelOpener:
         "_control",
         "_eprt_refused",
         "_epsv_refused",
+        "_pipeline_ready",
         "_server_key",
         "_ssl_context",
         "config",
@@ -253,6 +268,7 @@ class DataChannelOpener:
         self.server_hostname = server_hostname
         self._epsv_refused = not config.use_epsv
         self._eprt_refused = not config.use_eprt
+        self._pipeline_ready = False
 
     def _modes(self) -> list[ConcreteMode]:
         if self.config.mode == "passive":
@@ -344,7 +360,87 @@ class DataChannelOpener:
         return "PASV", host, named.port, note
 
     async def _open_passive(self, command: str, rest: int) -> tuple[DataConnection, Reply]:
+        if self._pipeline_ready and not rest:
+            return await self._open_passive_pipelined(command)
         mode, host, port, note = await self._passive_address()
+        sock = await self._connect_passive(mode, host, port)
+        route = DataRoute(mode="passive", command=mode, host=host, port=port, note=note)
+        connection = DataConnection(sock, route, timeout=self.config.data_timeout)
+        try:
+            reply = await self._start_command(command, rest, route)
+        except BaseException:
+            connection.close()
+            raise
+        if mode == "EPSV" and self.config.pipeline:
+            self._pipeline_ready = not pipelining_refused(*self._server_key)
+        return connection, reply
+
+    async def _open_passive_pipelined(self, command: str) -> tuple[DataConnection, Reply]:
+        """EPSV and the transfer command in one write, once EPSV has worked here.
+
+        The server answers EPSV, then waits for the data connection before it
+        starts the command, so the client connects in between; that saves a
+        round trip, and a system call on both sides, per file.  A refused
+        EPSV (the range is full, say) is followed by the command's own
+        refusal, which is read and dropped before trying again in lockstep.
+        """
+        control = self._control
+        control.write_lines(("EPSV", command))
+        try:
+            reply = await control.read_reply()
+        except (ConnectionLost, FTPTimeout):
+            self._refuse_pipelining()
+            raise
+        port: int | None = None
+        if reply.code == 229:
+            with contextlib.suppress(AddressSyntaxError):
+                port = parse_epsv_reply(reply.text)
+        if port is None:
+            self._pipeline_ready = False
+            log.info("EPSV sent ahead: %d %s; one command at a time", reply.code, reply.text)
+            await self._discard_reply_to(command)
+            return await self._open_passive(command, 0)
+        host = control.peer_host
+        try:
+            sock = await self._connect_passive("EPSV", host, port)
+        except DataConnectionError:
+            # The server now waits for this connection to run the command;
+            # its answer would come only after its own time-out.
+            self._pipeline_ready = False
+            control.abandon("a command sent ahead waits for a data connection that failed")
+            raise
+        route = DataRoute(mode="passive", command="EPSV", host=host, port=port)
+        connection = DataConnection(sock, route, timeout=self.config.data_timeout)
+        try:
+            reply = await self._await_start(command, route)
+        except (ConnectionLost, FTPTimeout):
+            connection.close()
+            self._refuse_pipelining()
+            raise
+        except BaseException:
+            connection.close()
+            raise
+        return connection, reply
+
+    def _refuse_pipelining(self) -> None:
+        """The connection broke or went silent right after commands sent ahead:
+        maybe the server or a strict firewall does not take them."""
+        self._pipeline_ready = False
+        refuse_pipelining(*self._server_key)
+        log.warning(
+            "%s:%d: the connection failed after commands sent ahead; "
+            "sending one at a time to this server from now on",
+            *self._server_key,
+        )
+
+    async def _discard_reply_to(self, command: str) -> None:
+        """Read and drop the reply to ``command``, sent ahead of a refused EPSV."""
+        reply = await self._control.read_reply()
+        log.debug("dropped the reply to %s sent ahead: %d %s", command, reply.code, reply.text)
+        if reply.category == 1:  # it started after all (an old PORT?): wait for its end
+            await self.drain_after_failure()
+
+    async def _connect_passive(self, mode: str, host: str, port: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         try:
@@ -363,14 +459,7 @@ class DataChannelOpener:
                 os_error=os_error
                 or TimeoutError(f"no connection in {self.config.connect_timeout}s"),
             ) from exc
-        route = DataRoute(mode="passive", command=mode, host=host, port=port, note=note)
-        connection = DataConnection(sock, route, timeout=self.config.data_timeout)
-        try:
-            reply = await self._start_command(command, rest, route)
-        except BaseException:
-            connection.close()
-            raise
-        return connection, reply
+        return sock
 
     # -- active -------------------------------------------------------------------------
 
@@ -483,7 +572,13 @@ class DataChannelOpener:
                 if reply.code in {500, 502, 504}:
                     raise UnsupportedCommand("REST", "the server cannot resume", reply=reply)
                 raise ReplyError.from_reply(reply, expected=(350,), command=f"REST {rest}")
-        reply = await control.command(command)
+        await control.send(command)
+        return await self._await_start(command, route)
+
+    async def _await_start(self, command: str, route: DataRoute) -> Reply:
+        """The transfer command's first reply: 1xx to go on (2xx: done already)."""
+        control = self._control
+        reply = await control.read_reply()
         while reply.code in {110, 120}:  # restart marker, "ready in n minutes"
             reply = await control.read_reply()
         if reply.category in {1, 2}:

@@ -7,6 +7,11 @@ would cost a time-out each time, so the mode that worked is remembered per
 (host, port) for the life of the process, shared by every client, sync or
 async, in any thread.
 
+Commands sent ahead (EPSV with the transfer command, see
+:mod:`.datachannel`) are remembered the same way when they fail: a server
+or a strict firewall that drops such a connection is sent one command at a
+time from then on, by every client in the process.
+
 A PASV reply names an IPv4 address, and a server behind NAT names its
 *inside* address (``10.0.0.5``, ``172.17.0.2``), which the client cannot
 reach.  Like curl (``--ftp-skip-pasv-ip``, the default since 7.74), the
@@ -26,6 +31,8 @@ __all__ = [
     "ConcreteMode",
     "forget_modes",
     "pasv_connect_host",
+    "pipelining_refused",
+    "refuse_pipelining",
     "remember_mode",
     "remembered_mode",
 ]
@@ -34,6 +41,7 @@ ConcreteMode = Literal["passive", "active"]
 
 _lock: Final = threading.Lock()
 _memory: dict[tuple[str, int], ConcreteMode] = {}
+_no_pipelining: set[tuple[str, int]] = set()
 
 
 def remembered_mode(host: str, port: int) -> ConcreteMode | None:
@@ -50,10 +58,23 @@ def remember_mode(host: str, port: int, mode: ConcreteMode) -> ConcreteMode | No
         return previous
 
 
+def pipelining_refused(host: str, port: int) -> bool:
+    """True once commands sent ahead have failed with this server."""
+    with _lock:
+        return (host.lower(), port) in _no_pipelining
+
+
+def refuse_pipelining(host: str, port: int) -> None:
+    """Send this server one command at a time from now on."""
+    with _lock:
+        _no_pipelining.add((host.lower(), port))
+
+
 def forget_modes() -> None:
-    """Forget every server's mode (for a fresh start, and for tests)."""
+    """Forget every server's mode and pipelining verdict (a fresh start; tests)."""
     with _lock:
         _memory.clear()
+        _no_pipelining.clear()
 
 
 def _unwrap(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
