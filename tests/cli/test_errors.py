@@ -154,3 +154,29 @@ def test_password_from_netrc(cli: Cli, ftpferry: Remote) -> None:
     )
     netrc.chmod(0o600)
     cli.ok("ls", f"ftp://{ftpferry.user}@{ftpferry.host}:{ftpferry.port}/")
+
+
+def _sent_ahead(stderr: str) -> int:
+    """How many RETRs the -v dialogue shows sent before the EPSV reply they follow."""
+    lines = stderr.splitlines()
+    count = 0
+    for index, line in enumerate(lines[:-1]):
+        if line == "-> EPSV" and lines[index + 1].startswith("-> RETR "):
+            count += 1
+    return count
+
+
+def test_sync_mode_sends_one_command_at_a_time(cli: Cli, ftpferry: Remote, tmp_path: Path) -> None:
+    for index in range(4):
+        ftpferry.put(f"f{index}.txt", b"y" * index)
+    ahead = cli.ok("mirror", "-v", "--mode", "passive", ftpferry.url(), tmp_path / "ahead")
+    # The listing (MLSD) went lockstep and proved EPSV; every RETR after it went ahead.
+    assert _sent_ahead(ahead.stderr) == 4, ahead.stderr
+    lockstep = cli.ok(
+        "mirror", "-v", "--sync-mode", "--mode", "passive", ftpferry.url(), tmp_path / "sync"
+    )
+    assert _sent_ahead(lockstep.stderr) == 0, lockstep.stderr
+    for copy in ("ahead", "sync"):
+        assert sorted(p.name for p in (tmp_path / copy).iterdir()) == [
+            f"f{index}.txt" for index in range(4)
+        ]

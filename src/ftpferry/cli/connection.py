@@ -38,6 +38,9 @@ class ClientSettings:
             URL's port (``ftps://`` alone means explicit FTPS except on 990).
         timeout: seconds for connecting, each reply and data stalls (None:
             the library's defaults).
+        sync_mode: one command at a time, never EPSV sent ahead with the
+            transfer command (lftp's ``ftp:sync-mode``), for servers and
+            firewalls that drop commands sent ahead.
         verbose: show the FTP dialogue.
         json: print one JSON document on stdout.
         quiet: no progress.
@@ -50,6 +53,7 @@ class ClientSettings:
     cafile: str | None = None
     implicit_tls: bool = False
     timeout: float | None = None
+    sync_mode: bool = False
     verbose: bool = False
     json: bool = False
     quiet: bool = False
@@ -63,6 +67,7 @@ class ClientSettings:
             verify=not self.insecure,
             cafile=self.cafile,
             implicit_tls=self.implicit_tls,
+            pipeline=not self.sync_mode,
             ask_password=ask_password,
         )
         if self.timeout is None:
