@@ -39,6 +39,8 @@ tls, implicit_tls) -> Reply``                          greeting
 ``walk(path="")``                                      ``(dirpath, dirnames, filenames)``
                                                        top-down, like :func:`os.walk`
 ``stat(path) -> Entry``                                MLST, else SIZE + MDTM
+``nlst(path="") -> list[str]``                         bare names (NLST), a ``dir/``
+                                                       prefix some servers add removed
 ``download(remote, local, *, resume=False,             to a path or binary stream; REST
 offset=None, ascii_mode=False, progress=None)``        resume; returns TransferResult
 ``upload(local, remote, *, resume=False,               from a path or binary stream;
@@ -49,6 +51,9 @@ ascii_mode=False, progress=None)``                     resume = SIZE then APPE
 ``size(path) -> int``, ``mtime(path) -> datetime``,    SIZE, MDTM, MFMT
 ``set_mtime(path, when)``
 ``checksum(path, algorithm="sha256") -> str``          HASH or XSHA256/XSHA1/XMD5...
+``site(command) -> Reply``                             ``SITE command``; 4xx/5xx raise,
+                                                       unknown subcommands raise
+                                                       UnsupportedCommand
 ``quote(line) -> Reply``                               any raw command, reply returned
                                                        whatever its code
 ``features``, ``session``, ``last_route``,             FEAT; login details; how the last

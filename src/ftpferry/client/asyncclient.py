@@ -249,6 +249,31 @@ class AsyncFTPClient:
                 self._type = "A" if argument.strip().upper().startswith("A") else "I"
             return reply
 
+    async def site(self, command: str) -> Reply:
+        """Send ``SITE command`` (``CHMOD 644 f``, ``HELP`` ...); returns the reply.
+
+        SITE subcommands are server-specific, so the caller gets the whole
+        reply (``reply.lines`` for a multi-line ``214`` help text).  A 4xx/5xx
+        reply raises ReplyError; 500/502/504, and ``202`` (RFC 959: "not
+        implemented, superfluous at this site"), raise UnsupportedCommand
+        naming ``SITE <subcommand>``, since the server did not do what was asked.
+        """
+        subcommand = command.strip().split(" ", 1)[0].upper()
+        if not subcommand:
+            raise ValueError("SITE needs a subcommand, e.g. site('HELP')")
+        line = f"SITE {command.strip()}"
+        async with self._lock:
+            session, _ = self._opened()
+            reply = await session.control.command(line)
+            while reply.category == 1:
+                reply = await session.control.read_reply()
+        feature = f"SITE {subcommand}"
+        if reply.code == 202 or reply.code in {500, 502, 504}:
+            raise UnsupportedCommand(feature, f"the server refused it: {reply.text}", reply=reply)
+        if reply.category != 2:
+            raise ReplyError.from_reply(reply, expected=(2,), command=line)
+        return reply
+
     async def pwd(self) -> str:
         """The current remote directory."""
         async with self._lock:
@@ -371,6 +396,26 @@ class AsyncFTPClient:
         command = " ".join(part for part in ("LIST", self.config.list_options, path) if part)
         data = await self._listing_bytes(command, path)
         return parse_list(self._lines(data))
+
+    async def nlst(self, path: str = "") -> list[str]:
+        """Bare names in a remote directory (NLST), in the server's order.
+
+        NLST is the one listing every server has, and the cheapest, but it
+        says nothing about the names: use :meth:`listdir` to know what they
+        are.  Servers that answer ``NLST dir`` with ``dir/name`` lines
+        (vsftpd among them) get that prefix removed, so the result is the
+        same everywhere.  Some servers refuse NLST of an *empty* directory
+        with 450 or 550, which then raises like a missing one.
+        """
+        async with self._lock:
+            data = await self._listing_bytes(f"NLST {path}".rstrip(), path)
+        prefix = path.rstrip("/") + "/" if path.strip("/") else ""
+        names = []
+        for line in self._lines(data):
+            name = line[len(prefix) :] if prefix and line.startswith(prefix) else line
+            if name and name not in {".", ".."}:
+                names.append(name)
+        return names
 
     def _lines(self, data: bytes) -> list[str]:
         text = data.decode(self.config.encoding, "surrogateescape")

@@ -180,6 +180,10 @@ class FTPClient:
         """Send a raw command line; returns the final reply, whatever its code."""
         return self._run(self._client.quote(line))
 
+    def site(self, command: str) -> Reply:
+        """Send ``SITE command``; returns the reply (see :meth:`AsyncFTPClient.site`)."""
+        return self._run(self._client.site(command))
+
     def pwd(self) -> str:
         """The current remote directory."""
         return self._run(self._client.pwd())
@@ -223,6 +227,10 @@ class FTPClient:
     def listdir(self, path: str = "") -> Listing:
         """The entries of a remote directory."""
         return self._run(self._client.listdir(path))
+
+    def nlst(self, path: str = "") -> list[str]:
+        """Bare names in a remote directory (NLST; see :meth:`AsyncFTPClient.nlst`)."""
+        return self._run(self._client.nlst(path))
 
     def stat(self, path: str) -> Entry:
         """Facts about one remote path."""
