@@ -30,6 +30,7 @@ from ftpferry.sync.report import Direction, TransferOutcome
 from .connection import Connector
 from .failures import CommandError, ExitCode
 from .progress import ProgressView
+from .stdout import STDOUT_DEST, StdoutSink
 
 if TYPE_CHECKING:
     from ftpferry.sync import MirrorPlan, MirrorReport
@@ -41,6 +42,7 @@ __all__ = [
     "MoveResult",
     "RemoveResult",
     "get_file",
+    "get_to_stdout",
     "list_remote",
     "make_directory",
     "mirror_tree",
@@ -171,6 +173,37 @@ async def get_file(
     outcome = _outcome(item, "download", result, mtime_set)
     view.item_finished(0, outcome)
     return FileResult(remote=remote, local=local, size=local.stat().st_size, outcome=outcome)
+
+
+async def get_to_stdout(client: AsyncFTPClient, remote: str, *, view: ProgressView) -> FileResult:
+    """``get URL -``: the file's bytes to standard output, nothing else there.
+
+    The progress view (stderr) reports it like any download.  A reader
+    that goes away early (``| head``) ends the download with a one-line
+    error instead of a traceback.
+    """
+    if not posixpath.basename(remote.rstrip("/")) or remote.endswith("/"):
+        raise CommandError(f"{remote or '/'} names a directory: use `ftpferry mirror`")
+    item = Transfer(path=remote, size=None, mtime=None)
+    view.begin(files=1, total_bytes=0)
+    view.item_started(0, item)
+
+    def progress(done: int, total: int | None) -> None:
+        view.item_progress(0, item, done, total)
+
+    try:
+        with StdoutSink() as sink:
+            result = await client.download(remote, sink, progress=progress)
+    except BrokenPipeError:
+        raise CommandError(
+            "standard output was closed before the download finished (broken pipe)",
+            ExitCode.LOCAL,
+        ) from None
+    outcome = _outcome(item, "download", result, mtime_set=False)
+    view.item_finished(0, outcome)
+    return FileResult(
+        remote=remote, local=Path(STDOUT_DEST), size=result.transferred, outcome=outcome
+    )
 
 
 async def upload_destination(client: AsyncFTPClient, source: Path, remote: str) -> str:
