@@ -247,15 +247,29 @@ def put(src: Path, url: str, resume: bool, settings: ClientSettings) -> None:
     show_default=True,
     help="Connections sharing the transfers.",
 )
+@click.option(
+    "--no-symlinks",
+    "no_symlinks",
+    is_flag=True,
+    help="Download: skip remote symbolic links instead of making them (and list with MLSD only).",
+)
 @client_options
 def mirror(
-    source: str, target: str, reverse: bool, delete: bool, parallel: int, settings: ClientSettings
+    source: str,
+    target: str,
+    reverse: bool,
+    delete: bool,
+    parallel: int,
+    no_symlinks: bool,
+    settings: ClientSettings,
 ) -> None:
     """Copy only changed files: URL to DIR, or with --reverse DIR to URL.
 
     Files count as changed by size and modification time; copies get the
     source's time (MFMT on the server, when offered).  A partial copy left
     by an interrupted run is continued (REST/APPE), not sent again.
+    Downloads make remote symbolic links as local ones with the same
+    target, and never write through a local link.
     """
     _check_settings(settings)
     url, local = (target, source) if reverse else (source, target)
@@ -270,6 +284,7 @@ def mirror(
             delete=delete,
             parallel=parallel,
             view=view,
+            symlinks=not no_symlinks,
         )
         return render_mirror(connector.display_url(), str(local_root), parallel, report)
 

@@ -317,6 +317,7 @@ async def mirror_tree(
     delete: bool,
     parallel: int,
     view: ProgressView,
+    symlinks: bool = True,
 ) -> MirrorReport:
     """``mirror``: the remote tree into ``local`` (download), or the reverse."""
     # Only mirror needs the executor, the pool and the tree scanners.
@@ -328,6 +329,7 @@ async def mirror_tree(
         local_root=local,
         delete=delete,
         parallel=parallel,
+        symlinks=symlinks,
     )
 
     def planned(plan: MirrorPlan) -> None:

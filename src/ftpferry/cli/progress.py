@@ -64,7 +64,7 @@ def finished_line(outcome: TransferOutcome) -> str:
 
 def removed_line(removal: Removal, error: str | None) -> str:
     """The plain one-line account of a removal."""
-    kind = "directory" if removal.is_dir else "file"
+    kind = {"dir": "directory", "link": "symbolic link"}.get(removal.kind, "file")
     if error is not None:
         return f"failed to delete {kind} {removal.path}: {error}"
     return f"deleted {kind} {removal.path}"
