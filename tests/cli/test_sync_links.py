@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from types import MappingProxyType
 
-from ftpferry.client import EntryKind, parse_list
+from ftpferry.client import EntryKind, Listing, parse_list
 from ftpferry.client.entries import parse_mlsd
 from ftpferry.sync import LinkState, Skipped, Tree, directory_entries, leaves_root, plan_mirror
 from ftpferry.sync.plan import Link, Removal
@@ -196,3 +196,25 @@ def test_leaves_root() -> None:
     assert not leaves_root("a/b", "../x")
     assert not leaves_root("a", "b/../c")
     assert not leaves_root("a", "./b")
+
+
+def test_loops_need_the_unique_fact_and_the_names_of_an_ancestor() -> None:
+    """``_RemoteScan`` is the scan's bookkeeping; the server side of loops is in
+    ``test_mirror_symlinks``.  A server with a constant ``unique`` fact must
+    not lose its subdirectories as loops."""
+    from ftpferry.sync.tree import _RemoteScan
+
+    def mlsd(*names: str, unique: str = "same") -> Listing:
+        return parse_mlsd([f"type=dir;unique={unique}; {name}" for name in names])
+
+    scan = _RemoteScan(links=True)
+    scan.uniques[""] = "same"
+    assert scan.take("", mlsd("a", "b"), None) == ["a", "b"]
+    # "a" lists other names: a bogus unique, not a loop.
+    assert scan.take("a", mlsd("inner"), None) == ["a/inner"]
+    # "b" lists the root's names: a loop.
+    assert scan.take("b", mlsd("a", "b"), None) == []
+    assert [(item.path, item.reason) for item in scan.skipped] == [
+        ("b", "a directory loop: the same directory as '.'")
+    ]
+    assert scan.dirs == {"a"}

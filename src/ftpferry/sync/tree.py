@@ -27,8 +27,9 @@ leaves out); a link whose target no listing gives is in
 :attr:`Tree.skipped`, with the reason.  Without ``links`` remote links
 are skipped (and reported).  Directories are not entered twice along one
 path: a directory whose MLSD ``unique`` fact is that of one of its
-ancestors (a link such as ``loop -> .`` that the server presents as a
-directory) is skipped as a loop instead of listed until paths overflow.
+ancestors, and whose names are that ancestor's names (a link such as
+``loop -> .`` that the server presents as a directory), is skipped as a
+loop instead of listed until paths overflow.
 """
 
 from __future__ import annotations
@@ -244,6 +245,85 @@ def _loop_ancestor(uniques: Mapping[str, str], parent: str, unique: str | None) 
         ancestor = ancestor.rpartition("/")[0]
 
 
+def _names_fingerprint(listing: Listing) -> int:
+    return hash(frozenset(entry.name for entry in listing))
+
+
+@dataclass(slots=True)
+class _RemoteScan:
+    """What :func:`scan_remote` has found so far.
+
+    A directory whose ``unique`` fact is an ancestor's is a *suspect*: it
+    is listed like any other, and is a loop only if its names are that
+    ancestor's names too.  Two proofs instead of one, because a server
+    whose ``unique`` facts are not unique (a constant, an inode number of
+    0) would otherwise lose every subdirectory as a "loop".
+    """
+
+    links: bool
+    files: dict[str, FileState] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+    found_links: dict[str, LinkState] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    uniques: dict[str, str] = field(default_factory=dict)
+    fingerprints: dict[str, int] = field(default_factory=dict)
+    suspects: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, path: str, kind: str, reason: str) -> None:
+        self.skipped.append(Skipped(path=path, kind=kind, reason=reason))
+
+    def take(self, relative: str, listing: Listing, long_listing: Listing | None) -> list[str]:
+        """Record one listed directory; returns its subdirectories to list next."""
+        fingerprint = _names_fingerprint(listing)
+        ancestor = self.suspects.pop(relative, None)
+        if ancestor is not None:
+            if self.fingerprints.get(ancestor) == fingerprint:
+                reason = f"a directory loop: the same directory as {ancestor or '.'!r}"
+                self.skip(relative, "dir", reason)
+                return []
+            log.warning("%s has the unique fact of %s but other contents", relative, ancestor)
+        if relative:
+            self.dirs.add(relative)
+        self.fingerprints[relative] = fingerprint
+        merged = directory_entries(listing, long_listing)
+        prefix = f"{relative}/" if relative else ""
+        for name in merged.duplicates:
+            self.skip(prefix + name, "name", "listed more than once")
+        for name in merged.unsafe:
+            self.skip(prefix + name, "name", "not a name a local directory can hold")
+        below: list[str] = []
+        for entry in merged.entries.values():
+            path = prefix + entry.name
+            if entry.kind is EntryKind.DIR:
+                unique = entry.facts.get("unique")
+                seen = _loop_ancestor(self.uniques, relative, unique)
+                if seen is not None:
+                    self.suspects[path] = seen
+                elif unique:
+                    self.uniques[path] = unique
+                below.append(path)
+            elif entry.kind is EntryKind.FILE:
+                mtime = entry.modify.timestamp() if entry.modify is not None else None
+                self.files[path] = FileState(path=path, size=entry.size, mtime=mtime)
+            elif entry.kind is EntryKind.LINK:
+                if not self.links:
+                    self.skip(path, "link", "a symbolic link (links are not mirrored)")
+                elif entry.target is None:
+                    self.skip(path, "link", "a symbolic link whose target the server does not say")
+                else:
+                    self.found_links[path] = LinkState(path=path, target=entry.target)
+            else:
+                kind = entry.facts.get("type") or entry.raw[:1] or "?"
+                self.skip(path, "other", f"not a file, directory or link (type {kind})")
+        return below
+
+    def unlistable(self, path: str, error: PermanentError) -> None:
+        """A subdirectory answered its listing with 5xx: skipped, kept in the target."""
+        self.suspects.pop(path, None)
+        self.dirs.add(path)
+        self.skip(path, "dir", f"cannot be listed: {error.code} {' '.join(error.text.split())}")
+
+
 async def scan_remote(pool: ClientPool, root: str, *, links: bool = False) -> Tree:
     """List a remote directory tree, one level at a time, a level's directories at once.
 
@@ -254,66 +334,22 @@ async def scan_remote(pool: ClientPool, root: str, *, links: bool = False) -> Tr
     skipped (reported in :attr:`Tree.skipped`), as :meth:`AsyncFTPClient.walk` does.
     ``links=True`` records remote symbolic links (see the module docstring).
     """
-    files: dict[str, FileState] = {}
-    dirs: set[str] = set()
-    found_links: dict[str, LinkState] = {}
-    skipped: list[Skipped] = []
-    precision = MLSD_PRECISION
     try:
         first = await _list_one(pool, remote_path(root, ""), links=links)
     except PermanentError:
         return Tree(exists=False)
-    uniques: dict[str, str] = {}
+    scan = _RemoteScan(links=links)
     root_unique = await _unique_of(pool, root)
     if root_unique:
-        uniques[""] = root_unique
+        scan.uniques[""] = root_unique
+    precision = MLSD_PRECISION
     level = [("", first)]
     while level:
         below: list[str] = []
         for relative, (listing, long_listing) in level:
             if listing.source != "MLSD":
                 precision = LIST_PRECISION
-            merged = directory_entries(listing, long_listing)
-
-            def joined(name: str, relative: str = relative) -> str:
-                return f"{relative}/{name}" if relative else name
-
-            for name in merged.duplicates:
-                skipped.append(
-                    Skipped(path=joined(name), kind="name", reason="listed more than once")
-                )
-            for name in merged.unsafe:
-                reason = "not a name a local directory can hold"
-                skipped.append(Skipped(path=joined(name), kind="name", reason=reason))
-            for entry in merged.entries.values():
-                path = joined(entry.name)
-                if entry.kind is EntryKind.DIR:
-                    unique = entry.facts.get("unique")
-                    ancestor = _loop_ancestor(uniques, relative, unique)
-                    if ancestor is not None:
-                        reason = f"a directory loop: the same directory as {ancestor or '.'!r}"
-                        skipped.append(Skipped(path=path, kind="dir", reason=reason))
-                        continue
-                    if unique:
-                        uniques[path] = unique
-                    dirs.add(path)
-                    below.append(path)
-                elif entry.kind is EntryKind.FILE:
-                    mtime = entry.modify.timestamp() if entry.modify is not None else None
-                    files[path] = FileState(path=path, size=entry.size, mtime=mtime)
-                elif entry.kind is EntryKind.LINK:
-                    if not links:
-                        reason = "a symbolic link (links are not mirrored)"
-                        skipped.append(Skipped(path=path, kind="link", reason=reason))
-                    elif entry.target is None:
-                        reason = "a symbolic link whose target the server does not say"
-                        skipped.append(Skipped(path=path, kind="link", reason=reason))
-                    else:
-                        found_links[path] = LinkState(path=path, target=entry.target)
-                else:
-                    kind = entry.facts.get("type") or entry.raw[:1] or "?"
-                    reason = f"not a file, directory or link (type {kind})"
-                    skipped.append(Skipped(path=path, kind="other", reason=reason))
+            below += scan.take(relative, listing, long_listing)
         results = await asyncio.gather(
             *(_list_one(pool, remote_path(root, path), links=links) for path in below),
             return_exceptions=True,
@@ -322,18 +358,17 @@ async def scan_remote(pool: ClientPool, root: str, *, links: bool = False) -> Tr
         for path, result in zip(below, results, strict=True):
             if isinstance(result, PermanentError):
                 log.warning("cannot list %s; skipped", remote_path(root, path))
-                reason = f"cannot be listed: {result.code} {' '.join(result.text.split())}"
-                skipped.append(Skipped(path=path, kind="dir", reason=reason))
+                scan.unlistable(path, result)
             elif isinstance(result, BaseException):
                 raise result
             else:
                 level.append((path, result))
-    for item in skipped:
+    for item in scan.skipped:
         log.info("skipping %s: %s", remote_path(root, item.path), item.reason)
     return Tree(
-        files=MappingProxyType(files),
-        dirs=frozenset(dirs),
-        links=MappingProxyType(found_links),
-        skipped=tuple(sorted(skipped, key=lambda item: item.path)),
+        files=MappingProxyType(scan.files),
+        dirs=frozenset(scan.dirs),
+        links=MappingProxyType(scan.found_links),
+        skipped=tuple(sorted(scan.skipped, key=lambda item: item.path)),
         time_precision=precision,
     )
