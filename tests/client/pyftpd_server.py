@@ -9,17 +9,25 @@ server behaviours ftpferry does not have:
 * ``--no-epsv`` / ``--no-eprt`` / ``--no-mlst`` / ``--no-mfmt``: those
   commands answer ``500 Command not understood`` and leave FEAT;
 * ``--masquerade ADDR``: the address PASV replies name;
-* ``--certfile``/``--keyfile``: FTPS (AUTH TLS, PBSZ, PROT); needs pyOpenSSL.
+* ``--certfile``/``--keyfile``: FTPS (AUTH TLS, PBSZ, PROT); needs pyOpenSSL;
+* ``--inject-listing FILE``: a hostile server.  FILE is JSON,
+  ``{"dir": {"LIST": [lines], "MLSD": [lines]}}`` with ``dir`` relative to
+  the root ("" for the root); those lines are sent after the real entries
+  whenever that directory is listed, so a listing can name things the disk
+  does not have (a link and a file of the same name, say).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from pyftpdlib.authorizers import DummyAuthorizer  # type: ignore[import-untyped]
+from pyftpdlib.filesystems import AbstractedFS  # type: ignore[import-untyped]
 from pyftpdlib.handlers import FTPHandler  # type: ignore[import-untyped]
 from pyftpdlib.servers import FTPServer  # type: ignore[import-untyped]
 
@@ -62,6 +70,29 @@ class HashMixin:
 
     def ftp_XMD5(self, path: str) -> None:
         self._file_digest(path, "MD5", "250")
+
+
+def _injecting_filesystem(injected: dict[str, dict[str, list[str]]]) -> type[AbstractedFS]:
+    """An AbstractedFS whose listings end with the lines of ``injected``."""
+
+    def extra(fs: Any, basedir: str, command: str) -> Iterator[bytes]:
+        relative = os.path.relpath(basedir, fs.root)
+        lines = injected.get("" if relative == "." else relative, {}).get(command, [])
+        for line in lines:
+            yield (line + "\r\n").encode("utf-8")
+
+    class InjectingFS(AbstractedFS):  # type: ignore[misc]
+        def format_list(self, basedir: str, listing: Any, ignore_err: bool = True) -> Any:
+            yield from super().format_list(basedir, listing, ignore_err)
+            yield from extra(self, basedir, "LIST")
+
+        def format_mlsx(
+            self, basedir: str, listing: Any, perms: Any, facts: Any, ignore_err: bool = True
+        ) -> Any:
+            yield from super().format_mlsx(basedir, listing, perms, facts, ignore_err)
+            yield from extra(self, basedir, "MLSD")
+
+    return InjectingFS
 
 
 def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
@@ -114,6 +145,9 @@ def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
         self._extra_feats = [*self._extra_feats, *extra_feats]
 
     namespace["__init__"] = __init__
+    if args.inject_listing:
+        with open(args.inject_listing, encoding="utf-8") as file:
+            namespace["abstracted_fs"] = _injecting_filesystem(json.load(file))
     return type("TestHandler", bases, namespace)
 
 
@@ -132,6 +166,7 @@ def main() -> None:
     parser.add_argument("--no-mfmt", action="store_true")
     parser.add_argument("--certfile", default=None)
     parser.add_argument("--keyfile", default=None)
+    parser.add_argument("--inject-listing", default=None)
     args = parser.parse_args()
 
     authorizer = DummyAuthorizer()

@@ -22,6 +22,7 @@ from ftpferry.client import Mode, parse_port_range
 from .connection import ClientSettings, Connector
 from .operations import (
     get_file,
+    get_to_stdout,
     list_remote,
     make_directory,
     mirror_tree,
@@ -41,6 +42,7 @@ from .render import (
     render_remove,
 )
 from .runner import run_client_command
+from .stdout import is_stdout_dest
 
 __all__ = ["get", "ls", "mirror", "mkdir", "mv", "put", "rm"]
 
@@ -180,20 +182,37 @@ def ls(url: str, settings: ClientSettings) -> None:
 
 @click.command(epilog=COMMON_HELP)
 @click.argument("url")
-@click.argument("dest", required=False, type=click.Path(path_type=Path))
+@click.argument("dest", required=False, type=click.Path(allow_dash=True))
 @click.option("-c", "--continue", "resume", is_flag=True, help="Resume a partial local file.")
 @client_options
-def get(url: str, dest: Path | None, resume: bool, settings: ClientSettings) -> None:
-    """Download URL to DEST (default: its name in the current directory)."""
+def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> None:
+    """Download URL to DEST (default: its name in the current directory).
+
+    DEST "-" writes the file to standard output, and nothing else goes
+    there: progress and the summary stay on stderr (no bars when stdout is
+    a terminal).  A file called "-" is "./-".
+    """
     _check_settings(settings)
+    to_stdout = is_stdout_dest(dest)
+    if to_stdout and resume:
+        raise click.UsageError("-c/--continue cannot resume standard output (DEST -)")
+    if to_stdout and settings.json:
+        raise click.UsageError(
+            "--json prints on standard output, which DEST - gives to the file; "
+            "use a file name, or -q and the exit code"
+        )
     connector = _connector(url, settings)
 
     async def work(view: ProgressView) -> Rendered:
         async with await connector() as client:
-            result = await get_file(client, connector.path, dest, resume=resume, view=view)
+            if to_stdout:
+                result = await get_to_stdout(client, connector.path, view=view)
+            else:
+                local = Path(dest) if dest is not None else None
+                result = await get_file(client, connector.path, local, resume=resume, view=view)
         return render_file("get", connector.display_url(), result)
 
-    run_client_command("get", settings, connector.display_url(), work)
+    run_client_command("get", settings, connector.display_url(), work, stdout_is_data=to_stdout)
 
 
 @click.command(epilog=COMMON_HELP)
@@ -228,15 +247,29 @@ def put(src: Path, url: str, resume: bool, settings: ClientSettings) -> None:
     show_default=True,
     help="Connections sharing the transfers.",
 )
+@click.option(
+    "--no-symlinks",
+    "no_symlinks",
+    is_flag=True,
+    help="Download: skip remote symbolic links instead of making them (and list with MLSD only).",
+)
 @client_options
 def mirror(
-    source: str, target: str, reverse: bool, delete: bool, parallel: int, settings: ClientSettings
+    source: str,
+    target: str,
+    reverse: bool,
+    delete: bool,
+    parallel: int,
+    no_symlinks: bool,
+    settings: ClientSettings,
 ) -> None:
     """Copy only changed files: URL to DIR, or with --reverse DIR to URL.
 
     Files count as changed by size and modification time; copies get the
     source's time (MFMT on the server, when offered).  A partial copy left
     by an interrupted run is continued (REST/APPE), not sent again.
+    Downloads make remote symbolic links as local ones with the same
+    target, and never write through a local link.
     """
     _check_settings(settings)
     url, local = (target, source) if reverse else (source, target)
@@ -251,6 +284,7 @@ def mirror(
             delete=delete,
             parallel=parallel,
             view=view,
+            symlinks=not no_symlinks,
         )
         return render_mirror(connector.display_url(), str(local_root), parallel, report)
 

@@ -30,6 +30,7 @@ from ftpferry.sync.report import Direction, TransferOutcome
 from .connection import Connector
 from .failures import CommandError, ExitCode
 from .progress import ProgressView
+from .stdout import STDOUT_DEST, StdoutSink
 
 if TYPE_CHECKING:
     from ftpferry.sync import MirrorPlan, MirrorReport
@@ -41,6 +42,7 @@ __all__ = [
     "MoveResult",
     "RemoveResult",
     "get_file",
+    "get_to_stdout",
     "list_remote",
     "make_directory",
     "mirror_tree",
@@ -173,6 +175,37 @@ async def get_file(
     return FileResult(remote=remote, local=local, size=local.stat().st_size, outcome=outcome)
 
 
+async def get_to_stdout(client: AsyncFTPClient, remote: str, *, view: ProgressView) -> FileResult:
+    """``get URL -``: the file's bytes to standard output, nothing else there.
+
+    The progress view (stderr) reports it like any download.  A reader
+    that goes away early (``| head``) ends the download with a one-line
+    error instead of a traceback.
+    """
+    if not posixpath.basename(remote.rstrip("/")) or remote.endswith("/"):
+        raise CommandError(f"{remote or '/'} names a directory: use `ftpferry mirror`")
+    item = Transfer(path=remote, size=None, mtime=None)
+    view.begin(files=1, total_bytes=0)
+    view.item_started(0, item)
+
+    def progress(done: int, total: int | None) -> None:
+        view.item_progress(0, item, done, total)
+
+    try:
+        with StdoutSink() as sink:
+            result = await client.download(remote, sink, progress=progress)
+    except BrokenPipeError:
+        raise CommandError(
+            "standard output was closed before the download finished (broken pipe)",
+            ExitCode.LOCAL,
+        ) from None
+    outcome = _outcome(item, "download", result, mtime_set=False)
+    view.item_finished(0, outcome)
+    return FileResult(
+        remote=remote, local=Path(STDOUT_DEST), size=result.transferred, outcome=outcome
+    )
+
+
 async def upload_destination(client: AsyncFTPClient, source: Path, remote: str) -> str:
     """Where ``put`` writes: the URL path, or NAME inside it when it is a directory."""
     if not remote or remote.endswith("/") or await is_remote_dir(client, remote):
@@ -284,6 +317,7 @@ async def mirror_tree(
     delete: bool,
     parallel: int,
     view: ProgressView,
+    symlinks: bool = True,
 ) -> MirrorReport:
     """``mirror``: the remote tree into ``local`` (download), or the reverse."""
     # Only mirror needs the executor, the pool and the tree scanners.
@@ -295,6 +329,7 @@ async def mirror_tree(
         local_root=local,
         delete=delete,
         parallel=parallel,
+        symlinks=symlinks,
     )
 
     def planned(plan: MirrorPlan) -> None:

@@ -64,7 +64,7 @@ def finished_line(outcome: TransferOutcome) -> str:
 
 def removed_line(removal: Removal, error: str | None) -> str:
     """The plain one-line account of a removal."""
-    kind = "directory" if removal.is_dir else "file"
+    kind = {"dir": "directory", "link": "symbolic link"}.get(removal.kind, "file")
     if error is not None:
         return f"failed to delete {kind} {removal.path}: {error}"
     return f"deleted {kind} {removal.path}"
@@ -235,11 +235,15 @@ class RichProgress:
         self._progress.stop()
 
 
-def make_progress(*, quiet: bool, stream: TextIO | None = None) -> ProgressView:
-    """The right view for stderr: rich on a terminal, plain lines otherwise."""
+def make_progress(*, quiet: bool, stream: TextIO | None = None, bars: bool = True) -> ProgressView:
+    """The right view for stderr: rich on a terminal, plain lines otherwise.
+
+    ``bars=False`` gives plain lines on a terminal too (``get URL -`` when
+    the file itself is being shown on that terminal).
+    """
     target = stream or sys.stderr
     if quiet:
         return QuietProgress(target)
-    if target.isatty():
+    if bars and target.isatty():
         return RichProgress(target)
     return PlainProgress(target)

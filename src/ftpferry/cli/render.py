@@ -167,7 +167,8 @@ def render_file(command: str, url: str, result: FileResult) -> Rendered:
 
 
 def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> Rendered:
-    """``mirror``: every file sent, what was created and removed, and failures."""
+    """``mirror``: every file sent, links made, what was created, removed or skipped,
+    and failures."""
     plan = report.plan
     modes = report.modes
     document: Document = {
@@ -182,9 +183,19 @@ def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> 
         "transferred": sum(1 for outcome in report.transfers if outcome.ok),
         "unchanged": len(plan.unchanged),
         "created": list(report.created),
-        "deleted": [
-            {"path": removal.path, "kind": "dir" if removal.is_dir else "file"}
-            for removal in report.removed
+        "deleted": [{"path": removal.path, "kind": removal.kind} for removal in report.removed],
+        "links": [
+            {
+                "path": link.path,
+                "target": link.target,
+                "reason": link.reason,
+                "outside": link.outside,
+            }
+            for link in report.links
+        ],
+        "links_unchanged": len(plan.unchanged_links),
+        "skipped": [
+            {"path": item.path, "kind": item.kind, "reason": item.reason} for item in plan.skipped
         ],
         "conflicts": [{"path": c.path, "reason": c.reason} for c in plan.conflicts],
         "errors": [
@@ -206,14 +217,24 @@ def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> 
         f"{verb} {sent} file{'s' if sent != 1 else ''} ({format_bytes(report.transferred_bytes)})",
         f"{len(plan.unchanged)} unchanged",
     ]
+    if report.links:
+        count = len(report.links)
+        parts.append(f"{count} symbolic link{'s' if count != 1 else ''} made")
     if report.removed:
         parts.append(f"{len(report.removed)} deleted")
+    if plan.skipped:
+        parts.append(f"{len(plan.skipped)} skipped")
     if report.errors:
         parts.append(f"{len(report.errors)} failed")
-    summary = (
-        f"mirror: {', '.join(parts)} in {report.seconds:.2f} s "
-        f"({format_rate(report.transferred_bytes, report.seconds)}, "
-        f"{report.connections} connection{'s' if report.connections != 1 else ''})"
+    # What was left alone, and why, before the totals: not failures, but worth a look.
+    details = [f"skipped {item.path}: {item.reason}" for item in plan.skipped]
+    summary = "\n".join(
+        [
+            *details,
+            f"mirror: {', '.join(parts)} in {report.seconds:.2f} s "
+            f"({format_rate(report.transferred_bytes, report.seconds)}, "
+            f"{report.connections} connection{'s' if report.connections != 1 else ''})",
+        ]
     )
     # Failed transfers and removals were reported by the progress view as they happened.
     warnings = tuple(

@@ -23,6 +23,7 @@ from .dialogue import dialogue_logging
 from .failures import ExitCode, Failure, describe_failure
 from .progress import ProgressView, make_progress
 from .render import Rendered, render_failure
+from .stdout import stdout_is_terminal
 
 __all__ = ["Work", "run_client_command"]
 
@@ -41,10 +42,21 @@ def _say(text: str) -> None:
 
 
 def run_client_command(
-    name: str, settings: ClientSettings, url: str | None, work: Work
+    name: str,
+    settings: ClientSettings,
+    url: str | None,
+    work: Work,
+    *,
+    stdout_is_data: bool = False,
 ) -> NoReturn:
-    """Run ``work`` and exit the process with its exit code."""
-    view = make_progress(quiet=settings.quiet)
+    """Run ``work`` and exit the process with its exit code.
+
+    ``stdout_is_data``: standard output carries a file (``get URL -``), so
+    nothing else is printed there, and no bars are drawn on a terminal
+    that is also showing the file.
+    """
+    bars = not (stdout_is_data and stdout_is_terminal())
+    view = make_progress(quiet=settings.quiet, bars=bars)
     started = time.monotonic()
     rendered: Rendered | None = None
     failure: Failure | None = None
@@ -69,7 +81,7 @@ def run_client_command(
         sys.exit(int(failure.exit_code))
     if settings.json:
         _emit_json({**rendered.document, "seconds": round(time.monotonic() - started, 6)})
-    else:
+    elif not stdout_is_data:
         for line in rendered.lines:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()

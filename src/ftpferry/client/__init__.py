@@ -33,14 +33,18 @@ keyword arguments (:class:`ClientOptions`), and have the same methods:
 tls, implicit_tls) -> Reply``                          greeting
 ``close()``                                            QUIT and close (context managers
                                                        call it)
-``listdir(path="") -> Listing``                        entries (MLSD when FEAT offers MLST,
+``listdir(path="", *, source="auto") -> Listing``      entries (MLSD when FEAT offers MLST,
                                                        else LIST, parsed); ``.unparsed``
-                                                       holds lines no parser understood
+                                                       holds lines no parser understood;
+                                                       ``source="LIST"`` forces LIST
 ``walk(path="")``                                      ``(dirpath, dirnames, filenames)``
                                                        top-down, like :func:`os.walk`
 ``stat(path) -> Entry``                                MLST, else SIZE + MDTM
+``nlst(path="") -> list[str]``                         bare names (NLST), a ``dir/``
+                                                       prefix some servers add removed
 ``download(remote, local, *, resume=False,             to a path or binary stream; REST
-offset=None, ascii_mode=False, progress=None)``        resume; returns TransferResult
+offset=None, ascii_mode=False, progress=None,          resume; returns TransferResult;
+follow_symlinks=True)``                                False: never through a local link
 ``upload(local, remote, *, resume=False,               from a path or binary stream;
 ascii_mode=False, progress=None)``                     resume = SIZE then APPE
 ``mkdir(path) -> str``, ``rmdir``, ``remove``,         name-space operations
@@ -49,6 +53,9 @@ ascii_mode=False, progress=None)``                     resume = SIZE then APPE
 ``size(path) -> int``, ``mtime(path) -> datetime``,    SIZE, MDTM, MFMT
 ``set_mtime(path, when)``
 ``checksum(path, algorithm="sha256") -> str``          HASH or XSHA256/XSHA1/XMD5...
+``site(command) -> Reply``                             ``SITE command``; 4xx/5xx raise,
+                                                       unknown subcommands raise
+                                                       UnsupportedCommand
 ``quote(line) -> Reply``                               any raw command, reply returned
                                                        whatever its code
 ``features``, ``session``, ``last_route``,             FEAT; login details; how the last
@@ -105,7 +112,7 @@ as not to shadow the builtins ``list``, ``type`` and ``ascii`` (see the
 house style).
 """
 
-from .asyncclient import HASH_ALGORITHMS, AsyncFTPClient, LocalFile, WalkStep
+from .asyncclient import HASH_ALGORITHMS, AsyncFTPClient, ListingSource, LocalFile, WalkStep
 from .config import ClientConfig, ClientOptions, Mode, parse_port_range
 from .datachannel import DataRoute
 from .entries import Entry, EntryKind, Listing, parse_mlsx_line
@@ -151,6 +158,7 @@ __all__ = [
     "FTPTimeout",
     "Features",
     "Listing",
+    "ListingSource",
     "LocalFile",
     "LoginError",
     "Mode",

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import errno
 import logging
 import os
 import posixpath
@@ -25,7 +26,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Final, Self, Unpack
+from typing import BinaryIO, Final, Literal, Self, Unpack
 
 from ftpferry.protocol.listing import format_mdtm
 
@@ -47,12 +48,14 @@ from .transfer import (
 )
 from .urls import DEFAULT_PORT, IMPLICIT_TLS_PORT, FTPTarget, parse_url
 
-__all__ = ["HASH_ALGORITHMS", "AsyncFTPClient", "LocalFile", "WalkStep"]
+__all__ = ["HASH_ALGORITHMS", "AsyncFTPClient", "ListingSource", "LocalFile", "WalkStep"]
 
 log = logging.getLogger("ftpferry.client")
 
 LocalFile = str | os.PathLike[str] | BinaryIO
 """A local path, or a binary stream to read from / write to."""
+ListingSource = Literal["auto", "LIST"]
+"""What :meth:`AsyncFTPClient.listdir` asks for: MLSD when offered, or LIST."""
 WalkStep = tuple[str, list[str], list[str]]
 """``(dirpath, dirnames, filenames)``, as :func:`os.walk` yields."""
 
@@ -249,6 +252,31 @@ class AsyncFTPClient:
                 self._type = "A" if argument.strip().upper().startswith("A") else "I"
             return reply
 
+    async def site(self, command: str) -> Reply:
+        """Send ``SITE command`` (``CHMOD 644 f``, ``HELP`` ...); returns the reply.
+
+        SITE subcommands are server-specific, so the caller gets the whole
+        reply (``reply.lines`` for a multi-line ``214`` help text).  A 4xx/5xx
+        reply raises ReplyError; 500/502/504, and ``202`` (RFC 959: "not
+        implemented, superfluous at this site"), raise UnsupportedCommand
+        naming ``SITE <subcommand>``, since the server did not do what was asked.
+        """
+        subcommand = command.strip().split(" ", 1)[0].upper()
+        if not subcommand:
+            raise ValueError("SITE needs a subcommand, e.g. site('HELP')")
+        line = f"SITE {command.strip()}"
+        async with self._lock:
+            session, _ = self._opened()
+            reply = await session.control.command(line)
+            while reply.category == 1:
+                reply = await session.control.read_reply()
+        feature = f"SITE {subcommand}"
+        if reply.code == 202 or reply.code in {500, 502, 504}:
+            raise UnsupportedCommand(feature, f"the server refused it: {reply.text}", reply=reply)
+        if reply.category != 2:
+            raise ReplyError.from_reply(reply, expected=(2,), command=line)
+        return reply
+
     async def pwd(self) -> str:
         """The current remote directory."""
         async with self._lock:
@@ -350,17 +378,22 @@ class AsyncFTPClient:
 
     # -- listings ------------------------------------------------------------------------
 
-    async def listdir(self, path: str = "") -> Listing:
+    async def listdir(self, path: str = "", *, source: ListingSource = "auto") -> Listing:
         """The entries of a remote directory (MLSD when offered, else LIST).
 
         ``.``/``..`` are left out; LIST lines that do not parse are in
-        ``Listing.unparsed``.
+        ``Listing.unparsed``.  ``source="LIST"`` asks for LIST even when
+        MLSD is offered: many servers (ftpferry, pyftpdlib) describe what a
+        symbolic link leads to in MLSD and say it is a link, with its
+        target, only in LIST.
         """
+        if source not in {"auto", "LIST"}:
+            raise ValueError(f"source must be 'auto' or 'LIST', not {source!r}")
         async with self._lock:
-            return await self._listdir(path)
+            return await self._listdir(path, force_list=source == "LIST")
 
-    async def _listdir(self, path: str) -> Listing:
-        if "MLST" in self.features and not self._mlsd_broken:
+    async def _listdir(self, path: str, *, force_list: bool = False) -> Listing:
+        if "MLST" in self.features and not self._mlsd_broken and not force_list:
             try:
                 data = await self._listing_bytes(f"MLSD {path}".rstrip(), path)
             except UnsupportedCommand:
@@ -371,6 +404,26 @@ class AsyncFTPClient:
         command = " ".join(part for part in ("LIST", self.config.list_options, path) if part)
         data = await self._listing_bytes(command, path)
         return parse_list(self._lines(data))
+
+    async def nlst(self, path: str = "") -> list[str]:
+        """Bare names in a remote directory (NLST), in the server's order.
+
+        NLST is the one listing every server has, and the cheapest, but it
+        says nothing about the names: use :meth:`listdir` to know what they
+        are.  Servers that answer ``NLST dir`` with ``dir/name`` lines
+        (vsftpd among them) get that prefix removed, so the result is the
+        same everywhere.  Some servers refuse NLST of an *empty* directory
+        with 450 or 550, which then raises like a missing one.
+        """
+        async with self._lock:
+            data = await self._listing_bytes(f"NLST {path}".rstrip(), path)
+        prefix = path.rstrip("/") + "/" if path.strip("/") else ""
+        names = []
+        for line in self._lines(data):
+            name = line[len(prefix) :] if prefix and line.startswith(prefix) else line
+            if name and name not in {".", ".."}:
+                names.append(name)
+        return names
 
     def _lines(self, data: bytes) -> list[str]:
         text = data.decode(self.config.encoding, "surrogateescape")
@@ -468,6 +521,7 @@ class AsyncFTPClient:
         ascii_mode: bool = False,
         progress: ProgressCallback | None = None,
         size: int | None = None,
+        follow_symlinks: bool = True,
     ) -> TransferResult:
         """Download ``remote`` into a local path or a writable binary stream.
 
@@ -479,6 +533,9 @@ class AsyncFTPClient:
         a failed download (no such remote file) leaves it as it was.
         ``size``, when the caller knows it from a listing, saves the SIZE
         round trip (mirrors of many small files feel that).
+        ``follow_symlinks=False`` refuses (OSError ``ELOOP``) to write
+        through a symbolic link standing at the local path, as a mirror
+        must: a link a server once had it create could point anywhere.
         """
         if ascii_mode and (resume or offset):
             raise ValueError("resuming an ASCII-mode transfer is not well defined")
@@ -502,6 +559,8 @@ class AsyncFTPClient:
                     progress,
                 )
             path = Path(local)
+            if resume and not follow_symlinks and path.is_symlink():
+                raise _symlink_in_the_way(path)  # before sizing up what it points to
             start = offset or 0
             if offset is None and resume and path.exists():
                 start = path.stat().st_size
@@ -511,7 +570,7 @@ class AsyncFTPClient:
                     start = 0  # the local file is longer: it is not a prefix
             return await self._retrieve(
                 remote,
-                lambda: _open_for_download(path, start),
+                lambda: _open_for_download(path, start, follow_symlinks=follow_symlinks),
                 start,
                 total,
                 ascii_mode,
@@ -638,14 +697,27 @@ class AsyncFTPClient:
         return result
 
 
-def _open_for_download(path: Path, start: int) -> BinaryIO:
+def _symlink_in_the_way(path: Path) -> OSError:
+    return OSError(errno.ELOOP, "a symbolic link is in the way (not written through)", str(path))
+
+
+def _open_for_download(path: Path, start: int, *, follow_symlinks: bool = True) -> BinaryIO:
     """Open ``path`` for writing at ``start``, keeping what comes before it.
 
     Unbuffered, so the descriptor's position is the file's and the download
-    may ``splice`` into it.
+    may ``splice`` into it.  Without ``follow_symlinks``, ``O_NOFOLLOW``
+    makes the check atomic: a link that appeared since is refused too.
     """
     flags = os.O_WRONLY | os.O_CREAT | (0 if start else os.O_TRUNC)
-    file = os.fdopen(os.open(path, flags, 0o666), "wb", buffering=0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        descriptor = os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise _symlink_in_the_way(path) from None
+        raise
+    file = os.fdopen(descriptor, "wb", buffering=0)
     try:
         if start:  # O_TRUNC already emptied the file otherwise
             file.truncate(start)

@@ -22,7 +22,7 @@ from collections.abc import Coroutine, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 
-from .asyncclient import AsyncFTPClient, LocalFile, WalkStep
+from .asyncclient import AsyncFTPClient, ListingSource, LocalFile, WalkStep
 from .config import ClientConfig, ClientOptions
 from .datachannel import DataRoute
 from .entries import Entry, Listing
@@ -180,6 +180,10 @@ class FTPClient:
         """Send a raw command line; returns the final reply, whatever its code."""
         return self._run(self._client.quote(line))
 
+    def site(self, command: str) -> Reply:
+        """Send ``SITE command``; returns the reply (see :meth:`AsyncFTPClient.site`)."""
+        return self._run(self._client.site(command))
+
     def pwd(self) -> str:
         """The current remote directory."""
         return self._run(self._client.pwd())
@@ -220,9 +224,13 @@ class FTPClient:
         """A remote file's digest as lower-case hex, computed by the server."""
         return self._run(self._client.checksum(path, algorithm))
 
-    def listdir(self, path: str = "") -> Listing:
-        """The entries of a remote directory."""
-        return self._run(self._client.listdir(path))
+    def listdir(self, path: str = "", *, source: ListingSource = "auto") -> Listing:
+        """The entries of a remote directory (``source="LIST"``: LIST even with MLSD)."""
+        return self._run(self._client.listdir(path, source=source))
+
+    def nlst(self, path: str = "") -> list[str]:
+        """Bare names in a remote directory (NLST; see :meth:`AsyncFTPClient.nlst`)."""
+        return self._run(self._client.nlst(path))
 
     def stat(self, path: str) -> Entry:
         """Facts about one remote path."""
@@ -256,6 +264,7 @@ class FTPClient:
         ascii_mode: bool = False,
         progress: ProgressCallback | None = None,
         size: int | None = None,
+        follow_symlinks: bool = True,
     ) -> TransferResult:
         """Download ``remote`` into a local path or binary stream."""
         return self._run(
@@ -267,6 +276,7 @@ class FTPClient:
                 ascii_mode=ascii_mode,
                 progress=progress,
                 size=size,
+                follow_symlinks=follow_symlinks,
             )
         )
 

@@ -3,7 +3,8 @@
 The work is split by job:
 
 * :mod:`.tree` reduces a local directory or a remote one to a :class:`Tree`
-  (paths, sizes, modification times);
+  (paths, sizes, modification times, symbolic links, what was skipped);
+  :mod:`.listings` tells it which remote names are links;
 * :mod:`.plan` compares two trees and returns a :class:`MirrorPlan`: what
   to create, transfer (new, changed, or resumed from a partial copy) and,
   with ``delete``, remove; pure, no I/O;
@@ -11,6 +12,8 @@ The work is split by job:
   share one queue, retrying a file once after a lost connection;
 * :mod:`.pool` opens those connections on demand and re-uses the ones
   that scanned the tree;
+* :mod:`.links` makes a download's symbolic links, last, and never
+  through another link;
 * :mod:`.run` ties them together (:func:`mirror`), and :mod:`.report`
   holds what a run reports, and the observer interface for progress;
 * :mod:`.remote` has the tree operations FTP lacks (``mkdir -p``, ``rm -r``).
@@ -42,7 +45,9 @@ from ftpferry.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .execute import ExecutionResult, MirrorTarget, execute_plan, local_path
-    from .plan import Conflict, MirrorPlan, Removal, Transfer, plan_mirror
+    from .links import LinkResult, make_links
+    from .listings import DirectoryEntries, directory_entries
+    from .plan import Conflict, Link, MirrorPlan, Removal, Transfer, leaves_root, plan_mirror
     from .pool import ClientPool, ConnectFactory
     from .remote import is_remote_dir, make_dirs, remove_tree
     from .report import (
@@ -54,17 +59,23 @@ if TYPE_CHECKING:
         TransferOutcome,
     )
     from .run import MirrorJob, mirror
-    from .tree import FileState, Tree, remote_path, scan_local, scan_remote
+    from .tree import FileState, LinkState, Skipped, Tree, remote_path, scan_local, scan_remote
 
 _HOMES: Final = {
     "ExecutionResult": "execute",
     "MirrorTarget": "execute",
     "execute_plan": "execute",
     "local_path": "execute",
+    "LinkResult": "links",
+    "make_links": "links",
+    "DirectoryEntries": "listings",
+    "directory_entries": "listings",
     "Conflict": "plan",
+    "Link": "plan",
     "MirrorPlan": "plan",
     "Removal": "plan",
     "Transfer": "plan",
+    "leaves_root": "plan",
     "plan_mirror": "plan",
     "ClientPool": "pool",
     "ConnectFactory": "pool",
@@ -80,6 +91,8 @@ _HOMES: Final = {
     "MirrorJob": "run",
     "mirror": "run",
     "FileState": "tree",
+    "LinkState": "tree",
+    "Skipped": "tree",
     "Tree": "tree",
     "remote_path": "tree",
     "scan_local": "tree",
@@ -91,8 +104,12 @@ __all__ = [
     "Conflict",
     "ConnectFactory",
     "Direction",
+    "DirectoryEntries",
     "ExecutionResult",
     "FileState",
+    "Link",
+    "LinkResult",
+    "LinkState",
     "MirrorError",
     "MirrorJob",
     "MirrorObserver",
@@ -101,13 +118,17 @@ __all__ = [
     "MirrorTarget",
     "NullObserver",
     "Removal",
+    "Skipped",
     "Transfer",
     "TransferOutcome",
     "Tree",
+    "directory_entries",
     "execute_plan",
     "is_remote_dir",
+    "leaves_root",
     "local_path",
     "make_dirs",
+    "make_links",
     "mirror",
     "plan_mirror",
     "remote_path",

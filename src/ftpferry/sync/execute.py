@@ -237,13 +237,24 @@ class _Run:
         result: TransferResult
         mtime_set = False
         if self.target.direction == "download":
+            # follow_symlinks=False: never write through a link (see .links).
             if attempt == 1:
                 result = await client.download(
-                    remote, local, offset=item.offset or None, progress=progress, size=item.size
+                    remote,
+                    local,
+                    offset=item.offset or None,
+                    progress=progress,
+                    size=item.size,
+                    follow_symlinks=False,
                 )
             else:
                 result = await client.download(
-                    remote, local, resume=True, progress=progress, size=item.size
+                    remote,
+                    local,
+                    resume=True,
+                    progress=progress,
+                    size=item.size,
+                    follow_symlinks=False,
                 )
             if item.mtime is not None:
                 os.utime(local, (item.mtime, item.mtime))

@@ -22,22 +22,40 @@ transfer of the current source and continued from its end (REST or
 APPE).  A shorter file that is *older* than the source is an earlier
 version of a file that has since changed, and is sent again in full.
 
+Symbolic links
+--------------
+A link of the source is made in the target with the same target text
+(``links``), and is unchanged when the target has a link with that text.
+A link of the target never holds data, so when it stands where the source
+has a file, a directory or another link, it is removed (``clear``) even
+without ``delete``, and never written through; with ``delete``, links the
+source does not have are removed in ``clear`` too.  A file or directory of
+the target where the source has a link is, like the other kind
+conflicts, removed only with ``delete``.  Entries the scan skipped (a
+link whose target is unknown, a name listed twice...) are reported in
+``skipped``, and what the target has at their paths is left alone, even
+with ``delete``.
+
 Order
 -----
 The executor runs the phases in this order: ``clear`` (what stands in the
-way of a file or directory of the source: only with ``delete``), ``mkdirs``
-(parents first), ``transfers`` (largest first, so parallel workers finish
-together), ``delete_files``, then ``delete_dirs`` (deepest first).
+way of a file, directory or link of the source: links always, the rest
+only with ``delete``), ``mkdirs`` (parents first), ``transfers`` (largest
+first, so parallel workers finish together), ``delete_files``, then
+``delete_dirs`` (deepest first); the ``links`` are made last, after every
+byte is written, so that no link a run makes can be in the way of its
+own writes.
 """
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from typing import Literal
 
-from .tree import FileState, Tree
+from .tree import FileState, Skipped, Tree
 
-__all__ = ["Conflict", "MirrorPlan", "Removal", "Transfer", "plan_mirror"]
+__all__ = ["Conflict", "Link", "MirrorPlan", "Removal", "Transfer", "leaves_root", "plan_mirror"]
 
 Reason = Literal["new", "changed", "resume"]
 
@@ -66,12 +84,48 @@ class Transfer:
         return max((self.size or 0) - self.offset, 0)
 
 
+def leaves_root(path: str, target: str) -> bool:
+    """True when a link at ``path`` (relative to a root) points outside that root:
+    an absolute target, or one whose ``..`` climb above the root."""
+    if target.startswith("/"):
+        return True
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    return joined == ".." or joined.startswith("../")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Link:
+    """One symbolic link to make in the target.
+
+    Attributes:
+        path: relative to both roots.
+        target: the link's text, exactly as the source has it.
+        reason: ``new``, or ``changed`` (the target had a different link).
+    """
+
+    path: str
+    target: str
+    reason: Literal["new", "changed"] = "new"
+
+    @property
+    def outside(self) -> bool:
+        """True when the link points outside the mirror's root (see :func:`leaves_root`)."""
+        return leaves_root(self.path, self.target)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Removal:
-    """One target file or directory to remove."""
+    """One target file, directory or symbolic link to remove (a link is unlinked,
+    whatever it points to)."""
 
     path: str
     is_dir: bool
+    is_link: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``dir``, ``link`` or ``file``."""
+        return "dir" if self.is_dir else "link" if self.is_link else "file"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +146,11 @@ class MirrorPlan:
     transfers: tuple[Transfer, ...] = ()
     delete_files: tuple[str, ...] = ()
     delete_dirs: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
     unchanged: tuple[str, ...] = ()
+    unchanged_links: tuple[str, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
     create_root: bool = False
 
     @property
@@ -110,6 +167,7 @@ class MirrorPlan:
             or self.transfers
             or self.delete_files
             or self.delete_dirs
+            or self.links
             or self.create_root
         )
 
@@ -177,6 +235,26 @@ def plan_mirror(
     conflicts: list[Conflict] = []
     blocked: set[str] = set()  # source paths that cannot be created (no delete)
     cleared_dirs: set[str] = set()  # target directories removed to make room
+    links: list[Link] = []
+    unchanged_links: list[str] = []
+    kept = {item.path for item in source.skipped}  # target paths to leave alone
+
+    def is_kept(path: str) -> bool:
+        return path in kept or any(parent in kept for parent in _ancestors(path))
+
+    # Links of the target: they hold no data, so they make way for anything.
+    for path in sorted(target.links):
+        if is_kept(path):
+            continue
+        wanted = source.links.get(path)
+        if wanted is not None and wanted.target == target.links[path].target:
+            unchanged_links.append(path)
+        elif wanted is not None or path in source.files or path in source.dirs:
+            clear.append(Removal(path=path, is_dir=False, is_link=True))
+            if wanted is not None:
+                links.append(Link(path=path, target=wanted.target, reason="changed"))
+        elif delete:  # gone from the source; it holds no data, so it may go first
+            clear.append(Removal(path=path, is_dir=False, is_link=True))
 
     def target_subtree(top: str) -> tuple[list[str], list[str]]:
         prefix = top + "/"
@@ -208,6 +286,30 @@ def plan_mirror(
 
     def is_blocked(path: str) -> bool:
         return path in blocked or any(parent in blocked for parent in _ancestors(path))
+
+    # Links of the source where the target has no link.
+    for path in sorted(source.links):
+        if path in target.links or is_blocked(path):
+            continue
+        link = Link(path=path, target=source.links[path].target)
+        if path in target.files:
+            if not delete:
+                conflicts.append(
+                    Conflict(path=path, reason="a file is where a symbolic link belongs")
+                )
+                continue
+            clear.append(Removal(path=path, is_dir=False))
+        elif path in target.dirs:
+            if not delete:
+                conflicts.append(
+                    Conflict(path=path, reason="a directory is where a symbolic link belongs")
+                )
+                continue
+            files, dirs = target_subtree(path)
+            clear += [Removal(path=p, is_dir=False) for p in sorted(files)]
+            clear += [Removal(path=d, is_dir=True) for d in sorted(dirs, key=_depth, reverse=True)]
+            cleared_dirs.update(dirs)
+        links.append(link)
 
     cleared_files = {item.path for item in clear if not item.is_dir}
     cleared_files.update(
@@ -241,20 +343,31 @@ def plan_mirror(
     delete_files: list[str] = []
     delete_dirs: list[str] = []
     if delete:
-        gone_dirs = {d for d in target.dirs if d not in source.dirs and d not in cleared_dirs}
+        in_source = source.files.keys() | source.dirs | source.links.keys()
+        gone_dirs = {
+            d
+            for d in target.dirs
+            if d not in source.dirs and d not in cleared_dirs and not is_kept(d)
+        }
         delete_files = sorted(
             p
             for p in target.files
-            if p not in source.files and p not in source.dirs and p not in cleared_files
+            if p not in in_source and p not in cleared_files and not is_kept(p)
         )
-        delete_dirs = sorted(gone_dirs - set(source.files), key=lambda d: (-_depth(d), d))
+        delete_dirs = sorted(
+            gone_dirs - source.files.keys() - source.links.keys(),
+            key=lambda d: (-_depth(d), d),
+        )
     return MirrorPlan(
         clear=tuple(clear),
         mkdirs=tuple(mkdirs),
         transfers=tuple(transfers),
         delete_files=tuple(delete_files),
         delete_dirs=tuple(delete_dirs),
+        links=tuple(sorted(links, key=lambda link: link.path)),
         unchanged=tuple(sorted(unchanged)),
+        unchanged_links=tuple(unchanged_links),
         conflicts=tuple(conflicts),
+        skipped=source.skipped,
         create_root=not target.exists,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .plan import MirrorPlan, Removal, Transfer
+from .plan import Link, MirrorPlan, Removal, Transfer
 
 __all__ = [
     "Direction",
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 Direction = Literal["download", "upload"]
-Stage = Literal["conflict", "mkdir", "transfer", "remove", "connection"]
+Stage = Literal["conflict", "mkdir", "transfer", "remove", "connection", "link"]
 """Where in a run something failed."""
 
 
@@ -36,8 +36,8 @@ class MirrorError:
     Attributes:
         path: the relative path concerned ("" for the root).
         stage: ``conflict`` (left alone without ``--delete``), ``mkdir``,
-            ``transfer``, ``remove``, or ``connection`` (no connection was
-            left to transfer it).
+            ``transfer``, ``remove``, ``connection`` (no connection was
+            left to transfer it), or ``link`` (a symbolic link not made).
         message: why, with the server's reply when there was one.
     """
 
@@ -126,6 +126,7 @@ class MirrorReport:
         transfers: one outcome per planned transfer, in the order they ended.
         created: directories made (relative paths; "" for the root).
         removed: files and directories removed (``clear`` and ``delete``).
+        links: symbolic links made (the plan's ``links`` less failures).
         errors: everything that failed, in the order it did.
         seconds: the whole run, scanning included.
         connections: control connections used for the transfers.
@@ -136,6 +137,7 @@ class MirrorReport:
     transfers: tuple[TransferOutcome, ...] = ()
     created: tuple[str, ...] = ()
     removed: tuple[Removal, ...] = ()
+    links: tuple[Link, ...] = ()
     errors: tuple[MirrorError, ...] = ()
     seconds: float = 0.0
     connections: int = 1

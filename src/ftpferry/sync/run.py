@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .execute import MirrorTarget, execute_plan
+from .links import make_links
 from .plan import MirrorPlan, plan_mirror
 from .pool import ClientPool, ConnectFactory
 from .report import Direction, MirrorError, MirrorObserver, MirrorReport, NullObserver
@@ -33,6 +34,9 @@ class MirrorJob:
         local_root: the local directory.
         delete: remove target entries the source does not have.
         parallel: connections sharing the transfers.
+        symlinks: downloads make the remote symbolic links as local ones
+            (and list each directory with LIST as well as MLSD to find
+            them, see :mod:`.listings`); False skips remote links.
     """
 
     direction: Direction
@@ -40,6 +44,7 @@ class MirrorJob:
     local_root: Path
     delete: bool = False
     parallel: int = 1
+    symlinks: bool = True
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
@@ -65,8 +70,12 @@ async def mirror(
         # The first connection before anything else: a refused login or an
         # unreachable server is then the error, not a side effect of the scan.
         await pool.release(await pool.acquire())
+        download = job.direction == "download"
+        # A download's target is scanned without following links: they are
+        # replaced, never written through.  Its source's links are recreated.
         remote_tree, local_tree = await asyncio.gather(
-            scan_remote(pool, job.remote_root), asyncio.to_thread(scan_local, job.local_root)
+            scan_remote(pool, job.remote_root, links=download and job.symlinks),
+            asyncio.to_thread(scan_local, job.local_root, links=download),
         )
         if job.direction == "download":
             if not remote_tree.exists:
@@ -92,17 +101,21 @@ async def mirror(
         done = await execute_plan(target, plan, pool, observer or NullObserver())
     finally:
         await pool.close()
+    # Last, once every byte is written: no link made here can be in a write's way.
+    linked = await make_links(job.local_root, plan.links)
     errors = [
         MirrorError(path=conflict.path, stage="conflict", message=conflict.reason)
         for conflict in plan.conflicts
     ]
     errors += done.errors
+    errors += linked.errors
     return MirrorReport(
         direction=job.direction,
         plan=plan,
         transfers=done.transfers,
         created=done.created,
         removed=done.removed,
+        links=linked.made,
         errors=tuple(errors),
         seconds=time.monotonic() - started,
         connections=done.connections,

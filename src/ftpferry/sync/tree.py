@@ -12,10 +12,24 @@ listing: whole seconds with MLSD, minutes (or days, for old files) with
 ``LIST``.  :attr:`Tree.time_precision` carries that, so the planner does
 not see a difference where a listing merely rounded.
 
-Symbolic links are followed to regular files on the local side (a link
-to a file is mirrored as that file's contents) but never into directories,
-so a loop of links cannot make a scan endless.  Remote links are skipped:
-a listing rarely says what they point at.
+Symbolic links
+--------------
+A local tree that is a mirror's *source* (``mirror --reverse``) follows
+links to regular files (a link to a file is uploaded as that file's
+contents) but never into directories, so a loop of links cannot make a
+scan endless.  A local tree that is a mirror's *target* (``links=True``)
+follows nothing: its links are recorded as links, so the mirror can
+replace or remove them and never writes through one.
+
+A remote tree scanned with ``links=True`` records the remote links with
+their targets (see :mod:`.listings` for how LIST supplies what MLSD
+leaves out); a link whose target no listing gives is in
+:attr:`Tree.skipped`, with the reason.  Without ``links`` remote links
+are skipped (and reported).  Directories are not entered twice along one
+path: a directory whose MLSD ``unique`` fact is that of one of its
+ancestors, and whose names are that ancestor's names (a link such as
+``loop -> .`` that the server presents as a directory), is skipped as a
+loop instead of listed until paths overflow.
 """
 
 from __future__ import annotations
@@ -29,11 +43,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from ftpferry.client import ConnectionLost, EntryKind, FTPTimeout, Listing, PermanentError
+from ftpferry.client import (
+    ConnectionLost,
+    EntryKind,
+    FTPError,
+    FTPTimeout,
+    Listing,
+    PermanentError,
+    ReplyError,
+    UnsupportedCommand,
+)
 
+from .listings import directory_entries
 from .pool import ClientPool
 
-__all__ = ["FileState", "Tree", "remote_path", "scan_local", "scan_remote"]
+__all__ = [
+    "FileState",
+    "LinkState",
+    "Skipped",
+    "Tree",
+    "remote_path",
+    "scan_local",
+    "scan_remote",
+]
 
 log = logging.getLogger("ftpferry.sync")
 
@@ -59,18 +91,52 @@ class FileState:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LinkState:
+    """One symbolic link of a tree.
+
+    Attributes:
+        path: relative to the tree's root, ``/``-separated.
+        target: the link's text, as ``readlink`` gives it (relative or
+            absolute; never resolved).
+    """
+
+    path: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """An entry a scan found but the mirror leaves alone.
+
+    Attributes:
+        path: relative to the tree's root.
+        kind: ``link``, ``dir``, ``other`` (devices, pipes...) or ``name``
+            (listed twice, or not a name a file system can hold).
+        reason: why, for the user.
+    """
+
+    path: str
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tree:
-    """The files and directories under one root.
+    """The files, directories and links under one root.
 
     Attributes:
         files: by relative path.
         dirs: relative paths of every directory below the root (not the root).
+        links: symbolic links by relative path (only scans with ``links=True``).
+        skipped: entries found and left alone, with the reason.
         exists: False when the root itself does not exist yet.
         time_precision: seconds; two times closer than this are the same.
     """
 
     files: Mapping[str, FileState] = field(default_factory=lambda: MappingProxyType({}))
     dirs: frozenset[str] = frozenset()
+    links: Mapping[str, LinkState] = field(default_factory=lambda: MappingProxyType({}))
+    skipped: tuple[Skipped, ...] = ()
     exists: bool = True
     time_precision: float = MLSD_PRECISION
 
@@ -87,14 +153,19 @@ def remote_path(root: str, relative: str) -> str:
     return posixpath.join(root, relative) if relative else root
 
 
-def scan_local(root: Path) -> Tree:
-    """Walk a local directory; a missing root is an empty tree that does not exist."""
+def scan_local(root: Path, *, links: bool = False) -> Tree:
+    """Walk a local directory; a missing root is an empty tree that does not exist.
+
+    ``links=True`` records symbolic links as links and follows none (a
+    mirror's target); otherwise links to files count as those files.
+    """
     if not root.exists():
         return Tree(exists=False)
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a directory")
     files: dict[str, FileState] = {}
     dirs: set[str] = set()
+    found_links: dict[str, LinkState] = {}
     pending = [""]
     while pending:
         relative = pending.pop()
@@ -102,23 +173,39 @@ def scan_local(root: Path) -> Tree:
             for entry in entries:
                 path = f"{relative}/{entry.name}" if relative else entry.name
                 try:
-                    if entry.is_dir(follow_symlinks=False):
+                    if links and entry.is_symlink():
+                        found_links[path] = LinkState(path=path, target=os.readlink(entry.path))
+                    elif entry.is_dir(follow_symlinks=False):
                         dirs.add(path)
                         pending.append(path)
-                    elif entry.is_file():
-                        info = entry.stat()
+                    elif entry.is_file(follow_symlinks=not links):
+                        info = entry.stat(follow_symlinks=not links)
                         files[path] = FileState(path=path, size=info.st_size, mtime=info.st_mtime)
                 except OSError as exc:  # a dangling link, a file removed meanwhile
                     log.warning("skipping %s: %s", Path(entry.path), exc.strerror or exc)
-    return Tree(files=MappingProxyType(files), dirs=frozenset(dirs))
+    return Tree(
+        files=MappingProxyType(files),
+        dirs=frozenset(dirs),
+        links=MappingProxyType(found_links),
+    )
 
 
-async def _list_one(pool: ClientPool, path: str) -> Listing:
-    """List one directory on a pooled client; once more on a fresh one if it broke."""
+async def _list_one(pool: ClientPool, path: str, *, links: bool) -> tuple[Listing, Listing | None]:
+    """List one directory on a pooled client; once more on a fresh one if it broke.
+
+    With ``links``, an MLSD listing comes with the directory's LIST too
+    (None when the server refuses it), which says which names are links.
+    """
     for attempt in (1, 2):
         client = await pool.acquire()
         try:
             listing = await client.listdir(path)
+            long_listing: Listing | None = None
+            if links and listing.source != "LIST":
+                try:
+                    long_listing = await client.listdir(path, source="LIST")
+                except (ReplyError, UnsupportedCommand) as exc:
+                    log.warning("LIST %s failed (%s): links there are not recognised", path, exc)
         except (ConnectionLost, FTPTimeout):
             await pool.discard(client)
             if attempt == 2:
@@ -128,54 +215,160 @@ async def _list_one(pool: ClientPool, path: str) -> Listing:
             await pool.release(client)
             raise
         await pool.release(client)
-        return listing
+        return listing, long_listing
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def scan_remote(pool: ClientPool, root: str) -> Tree:
+async def _unique_of(pool: ClientPool, path: str) -> str | None:
+    """The MLST ``unique`` fact of a remote directory, when the server gives one."""
+    async with pool.client() as client:
+        if "MLST" not in client.features:
+            return None
+        try:
+            entry = await client.stat(path or ".")
+        except (FTPError, ValueError) as exc:
+            log.info("MLST %s: %s; directory loops are found one level later", path or ".", exc)
+            return None
+    return entry.facts.get("unique") or None
+
+
+def _loop_ancestor(uniques: Mapping[str, str], parent: str, unique: str | None) -> str | None:
+    """The ancestor of ``parent/...`` (``parent`` included) that has ``unique``, if any."""
+    if not unique:
+        return None
+    ancestor = parent
+    while True:
+        if uniques.get(ancestor) == unique:
+            return ancestor
+        if not ancestor:
+            return None
+        ancestor = ancestor.rpartition("/")[0]
+
+
+def _names_fingerprint(listing: Listing) -> int:
+    return hash(frozenset(entry.name for entry in listing))
+
+
+@dataclass(slots=True)
+class _RemoteScan:
+    """What :func:`scan_remote` has found so far.
+
+    A directory whose ``unique`` fact is an ancestor's is a *suspect*: it
+    is listed like any other, and is a loop only if its names are that
+    ancestor's names too.  Two proofs instead of one, because a server
+    whose ``unique`` facts are not unique (a constant, an inode number of
+    0) would otherwise lose every subdirectory as a "loop".
+    """
+
+    links: bool
+    files: dict[str, FileState] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+    found_links: dict[str, LinkState] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    uniques: dict[str, str] = field(default_factory=dict)
+    fingerprints: dict[str, int] = field(default_factory=dict)
+    suspects: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, path: str, kind: str, reason: str) -> None:
+        self.skipped.append(Skipped(path=path, kind=kind, reason=reason))
+
+    def take(self, relative: str, listing: Listing, long_listing: Listing | None) -> list[str]:
+        """Record one listed directory; returns its subdirectories to list next."""
+        fingerprint = _names_fingerprint(listing)
+        ancestor = self.suspects.pop(relative, None)
+        if ancestor is not None:
+            if self.fingerprints.get(ancestor) == fingerprint:
+                reason = f"a directory loop: the same directory as {ancestor or '.'!r}"
+                self.skip(relative, "dir", reason)
+                return []
+            log.warning("%s has the unique fact of %s but other contents", relative, ancestor)
+        if relative:
+            self.dirs.add(relative)
+        self.fingerprints[relative] = fingerprint
+        merged = directory_entries(listing, long_listing)
+        prefix = f"{relative}/" if relative else ""
+        for name in merged.duplicates:
+            self.skip(prefix + name, "name", "listed more than once")
+        for name in merged.unsafe:
+            self.skip(prefix + name, "name", "not a name a local directory can hold")
+        below: list[str] = []
+        for entry in merged.entries.values():
+            path = prefix + entry.name
+            if entry.kind is EntryKind.DIR:
+                unique = entry.facts.get("unique")
+                seen = _loop_ancestor(self.uniques, relative, unique)
+                if seen is not None:
+                    self.suspects[path] = seen
+                elif unique:
+                    self.uniques[path] = unique
+                below.append(path)
+            elif entry.kind is EntryKind.FILE:
+                mtime = entry.modify.timestamp() if entry.modify is not None else None
+                self.files[path] = FileState(path=path, size=entry.size, mtime=mtime)
+            elif entry.kind is EntryKind.LINK:
+                if not self.links:
+                    self.skip(path, "link", "a symbolic link (links are not mirrored)")
+                elif entry.target is None:
+                    self.skip(path, "link", "a symbolic link whose target the server does not say")
+                else:
+                    self.found_links[path] = LinkState(path=path, target=entry.target)
+            else:
+                kind = entry.facts.get("type") or entry.raw[:1] or "?"
+                self.skip(path, "other", f"not a file, directory or link (type {kind})")
+        return below
+
+    def unlistable(self, path: str, error: PermanentError) -> None:
+        """A subdirectory answered its listing with 5xx: skipped, kept in the target."""
+        self.suspects.pop(path, None)
+        self.dirs.add(path)
+        self.skip(path, "dir", f"cannot be listed: {error.code} {' '.join(error.text.split())}")
+
+
+async def scan_remote(pool: ClientPool, root: str, *, links: bool = False) -> Tree:
     """List a remote directory tree, one level at a time, a level's directories at once.
 
     The directories of one level are listed concurrently over the pool's
     connections (opened as the levels widen).  A root that cannot be
     listed with a 5xx reply is taken for one that does not exist yet (an
     upload creates it); directories below it that cannot be listed are
-    skipped with a warning, as :meth:`AsyncFTPClient.walk` does.
+    skipped (reported in :attr:`Tree.skipped`), as :meth:`AsyncFTPClient.walk` does.
+    ``links=True`` records remote symbolic links (see the module docstring).
     """
-    files: dict[str, FileState] = {}
-    dirs: set[str] = set()
-    precision = MLSD_PRECISION
     try:
-        listing = await _list_one(pool, remote_path(root, ""))
+        first = await _list_one(pool, remote_path(root, ""), links=links)
     except PermanentError:
         return Tree(exists=False)
-    level = [("", listing)]
+    scan = _RemoteScan(links=links)
+    root_unique = await _unique_of(pool, root)
+    if root_unique:
+        scan.uniques[""] = root_unique
+    precision = MLSD_PRECISION
+    level = [("", first)]
     while level:
         below: list[str] = []
-        for relative, listing in level:
+        for relative, (listing, long_listing) in level:
             if listing.source != "MLSD":
                 precision = LIST_PRECISION
-            for entry in listing:
-                if "/" in entry.name or entry.name in {"", ".", ".."}:
-                    continue  # a name no file system could hold; never follow it
-                path = f"{relative}/{entry.name}" if relative else entry.name
-                if entry.kind is EntryKind.DIR:
-                    dirs.add(path)
-                    below.append(path)
-                elif entry.kind is EntryKind.FILE:
-                    mtime = entry.modify.timestamp() if entry.modify is not None else None
-                    files[path] = FileState(path=path, size=entry.size, mtime=mtime)
-                else:
-                    log.info("skipping %s (%s)", remote_path(root, path), entry.kind)
+            below += scan.take(relative, listing, long_listing)
         results = await asyncio.gather(
-            *(_list_one(pool, remote_path(root, path)) for path in below),
+            *(_list_one(pool, remote_path(root, path), links=links) for path in below),
             return_exceptions=True,
         )
         level = []
         for path, result in zip(below, results, strict=True):
             if isinstance(result, PermanentError):
                 log.warning("cannot list %s; skipped", remote_path(root, path))
+                scan.unlistable(path, result)
             elif isinstance(result, BaseException):
                 raise result
             else:
                 level.append((path, result))
-    return Tree(files=MappingProxyType(files), dirs=frozenset(dirs), time_precision=precision)
+    for item in scan.skipped:
+        log.info("skipping %s: %s", remote_path(root, item.path), item.reason)
+    return Tree(
+        files=MappingProxyType(scan.files),
+        dirs=frozenset(scan.dirs),
+        links=MappingProxyType(scan.found_links),
+        skipped=tuple(sorted(scan.skipped, key=lambda item: item.path)),
+        time_precision=precision,
+    )
