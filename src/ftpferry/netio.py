@@ -20,6 +20,7 @@ import fcntl
 import os
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from typing import BinaryIO, Final
 
@@ -35,11 +36,36 @@ __all__ = [
     "wait_readable",
     "wait_writable",
     "write_all",
+    "receive_buffer",
 ]
 
 SHUTDOWN_TIMEOUT: Final = 2.0
+RECEIVE_BUFFER: Final = 64 * 1024
 PIPE_SIZE: Final = 1024 * 1024
 _F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+class _ThreadBuffer(threading.local):
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(RECEIVE_BUFFER))
+
+
+_buffers = _ThreadBuffer()
+
+
+def receive_buffer() -> memoryview:
+    """The receive buffer for control connections (:class:`asyncio.BufferedProtocol`).
+
+    A plain protocol's transport reads with ``recv(256 KiB)``: a fresh
+    allocation large enough for glibc to ``mmap`` it, shrunk with ``mremap``
+    and ``munmap``-ed again, three system calls for every command line or
+    reply.  A buffered protocol's transport reads into this buffer instead.
+    One per thread is enough: the event loop calls ``get_buffer``, the
+    ``recv_into`` and ``buffer_updated`` back to back, and the protocol
+    copies what arrived out before returning, so every connection of a loop
+    can share it while costing no memory per connection.
+    """
+    return _buffers.view
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

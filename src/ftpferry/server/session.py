@@ -2,13 +2,14 @@
 
 Theory of operation
 -------------------
-:class:`Session` is an :class:`asyncio.Protocol`, not a coroutine reading a
+:class:`Session` is an :class:`asyncio.BufferedProtocol` (reading into the
+thread's shared :func:`~ftpferry.netio.receive_buffer`), not a coroutine reading a
 stream, so an idle logged-in session is just this slotted object, its
 transport and a line buffer: no task, no stream reader, no per-session
 buffers beyond what the kernel keeps.  That is what lets 10,000 idle
 clients cost little more than 10,000 sockets.
 
-Bytes arrive in :meth:`data_received`, go into the :class:`LineReader`, and
+Bytes arrive in :meth:`buffer_updated`, go into the :class:`LineReader`, and
 complete lines are queued.  A short-lived *runner* task takes commands off
 the queue one at a time and awaits their handlers (from
 :mod:`.handlers`), so commands are answered strictly in order even when the
@@ -32,6 +33,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Final
 
+from ftpferry.netio import receive_buffer
 from ftpferry.protocol import (
     COMMANDS,
     MAX_LINE,
@@ -72,7 +74,7 @@ URGENT: Final = frozenset({"ABOR", "STAT", "QUIT"})
 Event = LineReceived | LineTooLong
 
 
-class Session(asyncio.Protocol):
+class Session(asyncio.BufferedProtocol):
     """The state of one FTP control connection (see the module docstring)."""
 
     __slots__ = (
@@ -202,10 +204,14 @@ class Session(asyncio.Protocol):
             who = self.account.name if self.account else "-"
             log.info("disconnect %s (user %s)", self.peer, who)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the transport reads to: the shared buffer (no per-session memory)."""
+        return receive_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
         """Feed the line reader and run whatever complete commands arrived."""
         self.last_activity = time.monotonic()
-        self._reader.receive_data(data)
+        self._reader.receive_data(bytes(receive_buffer()[:nbytes]))
         self._drain_reader()
 
     def eof_received(self) -> bool | None:

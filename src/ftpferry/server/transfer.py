@@ -62,11 +62,21 @@ class Progress:
         return time.monotonic() - self.started
 
 
-async def send_file(sock: socket.socket, file: BinaryIO, offset: int, progress: Progress) -> None:
+async def send_file(
+    sock: socket.socket,
+    file: BinaryIO,
+    offset: int,
+    progress: Progress,
+    *,
+    size: int | None = None,
+) -> None:
     """Send ``file`` from ``offset`` to its end over ``sock`` (binary mode).
 
     TLS data connections cannot use sendfile (the bytes must be encrypted in
-    user space), so they take the read-and-send path.
+    user space), so they take the read-and-send path.  ``size``, the file's
+    size when the transfer began, spares a small file the second
+    ``sendfile`` (and the trip through the event loop before it) that would
+    only find the end.
     """
     try:
         in_fd = file.fileno()
@@ -88,6 +98,8 @@ async def send_file(sock: socket.socket, file: BinaryIO, offset: int, progress: 
             return
         offset += sent
         progress.bytes += sent
+        if size is not None and offset >= size:
+            return
         await asyncio.sleep(0)
 
 

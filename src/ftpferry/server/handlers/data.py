@@ -372,10 +372,12 @@ async def retrieve(session: Session, arg: str) -> None:
         ascii_mode = session.ascii_mode
         kind = "ASCII" if ascii_mode else "BINARY"
         name = virtual_name(path)
-        sender = send_file_ascii if ascii_mode else send_file
 
         async def body(sock: socket.socket, progress: Progress) -> None:
-            await sender(sock, file, offset, progress)
+            if ascii_mode:
+                await send_file_ascii(sock, file, offset, progress)
+            else:
+                await send_file(sock, file, offset, progress, size=total)
 
         await run_transfer(
             session,
