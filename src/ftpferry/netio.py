@@ -42,6 +42,9 @@ __all__ = [
 SHUTDOWN_TIMEOUT: Final = 2.0
 RECEIVE_BUFFER: Final = 64 * 1024
 PIPE_SIZE: Final = 1024 * 1024
+LARGE_PIPE_SIZE: Final = 4 * 1024 * 1024
+"""Tried first: beyond /proc/sys/fs/pipe-max-size (1 MiB) only root may go, and
+a quarter of the trips through the loop per gigabyte is measurably faster."""
 _F_SETPIPE_SZ: Final = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
@@ -215,13 +218,12 @@ async def splice_to_file(
         raise SpliceUnavailable
     pipe_read, pipe_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     try:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(pipe_write, _F_SETPIPE_SZ, PIPE_SIZE)
+        chunk = _grow_pipe(pipe_write)
         flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
         first = True
         while True:
             try:
-                moved = os.splice(in_fd, pipe_write, PIPE_SIZE, flags=flags)
+                moved = os.splice(in_fd, pipe_write, chunk, flags=flags)
             except BlockingIOError:
                 async with asyncio.timeout(idle_timeout):
                     await wait_readable(in_fd)
@@ -239,6 +241,14 @@ async def splice_to_file(
     finally:
         os.close(pipe_read)
         os.close(pipe_write)
+
+
+def _grow_pipe(pipe_write: int) -> int:
+    """Make the pipe as large as allowed; returns its size (what one splice may move)."""
+    for size in (LARGE_PIPE_SIZE, PIPE_SIZE):
+        with contextlib.suppress(OSError):
+            return int(fcntl.fcntl(pipe_write, _F_SETPIPE_SZ, size))
+    return 64 * 1024  # the kernel's default pipe size
 
 
 def _drain_pipe(pipe_read: int, out_fd: int, count: int) -> None:
