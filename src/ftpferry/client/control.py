@@ -21,7 +21,7 @@ import logging
 import socket
 import ssl
 from collections import deque
-from typing import Final
+from typing import Final, cast
 
 from ftpferry.netio import receive_buffer
 
@@ -67,8 +67,8 @@ class _LineProtocol(asyncio.BufferedProtocol):
     # -- asyncio callbacks ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport; uvloop's do not derive from asyncio.Transport.
+        self.transport = cast(asyncio.Transport, transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return receive_buffer()
