@@ -1,11 +1,16 @@
-"""A bounded pool of logged-in clients for one server, opened on demand.
+"""A bounded pool of logged-in clients for one server.
 
 FTP does one thing at a time per control connection, so doing several
 things at once (listing directories, transferring files) means several
-connections.  The pool opens them only when there is work waiting for
-one: a tree whose root holds only files is scanned over one connection,
-and a run with nothing to transfer opens no more.  The connections that
-scanned the tree then carry the transfers, so their logins are paid once.
+connections.  :meth:`ClientPool.acquire` opens one when there is work
+waiting for it and room in the pool.  The connections that scanned the
+tree then carry the transfers, so their logins are paid once.
+
+A mirror with ``parallel`` above one will have work for every connection
+as soon as the tree's first level is listed, and a login is a few round
+trips plus a password hash on the server; so :meth:`ClientPool.prewarm`
+opens the rest in the background while the first connection lists the
+root, instead of after.
 
 A connection that breaks is discarded and a fresh one may take its place.
 When the server refuses an additional connection (a per-address limit,
@@ -42,6 +47,7 @@ class ClientPool:
         self._live: list[AsyncFTPClient] = []
         self._opening = 0
         self._changed = asyncio.Condition()
+        self._warming: set[asyncio.Task[None]] = set()
         self.opened = 0
 
     @property
@@ -84,6 +90,36 @@ class ClientPool:
             self.opened += 1
         return client
 
+    def prewarm(self) -> None:
+        """Start opening every connection the pool has room for, in the background.
+
+        Each lands in the idle list when logged in; one the server refuses
+        shrinks the pool as in :meth:`acquire`.
+        """
+        for _ in range(self._size - len(self._live) - self._opening):
+            self._opening += 1
+            task = asyncio.create_task(self._open_idle())
+            self._warming.add(task)
+            task.add_done_callback(self._warming.discard)
+
+    async def _open_idle(self) -> None:
+        try:
+            client = await self._connect()
+        except FTPError as exc:
+            async with self._changed:
+                self._opening -= 1
+                self._size = max(len(self._live) + self._opening, 1)
+                log.info("connection refused: %s", exc)
+                log.warning("no more connections: going on with %d", self._size)
+                self._changed.notify_all()
+            return
+        async with self._changed:
+            self._opening -= 1
+            self._live.append(client)
+            self._idle.append(client)
+            self.opened += 1
+            self._changed.notify()
+
     async def release(self, client: AsyncFTPClient) -> None:
         """Give a client back (a broken one is dropped)."""
         async with self._changed:
@@ -115,7 +151,9 @@ class ClientPool:
             await self.release(client)
 
     async def close(self) -> None:
-        """QUIT and close every client."""
+        """QUIT and close every client (after the logins still under way)."""
+        if self._warming:
+            await asyncio.gather(*self._warming, return_exceptions=True)
         clients, self._live, self._idle = self._live, [], []
         for client in clients:
             with contextlib.suppress(FTPError, OSError):

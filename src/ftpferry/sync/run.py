@@ -70,6 +70,7 @@ async def mirror(
         # The first connection before anything else: a refused login or an
         # unreachable server is then the error, not a side effect of the scan.
         await pool.release(await pool.acquire())
+        pool.prewarm()
         download = job.direction == "download"
         # A download's target is scanned without following links: they are
         # replaced, never written through.  Its source's links are recreated.
