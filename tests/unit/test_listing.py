@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import datetime
 import stat
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ftpferry.client import parse_list_line
 from ftpferry.protocol import FileStat, format_list_line, format_mdtm, format_mlsx_facts, parse_mdtm
 from ftpferry.protocol.listing import SIX_MONTHS
 
@@ -280,3 +282,21 @@ def test_listing_lines_are_single_lines(
     assert len(fields) >= 8
     assert fields[5] in MONTHS
     assert fields[7].isdigit() or fields[7][2] == ":"
+
+
+def test_a_link_described_by_its_target_is_still_listed_as_a_link() -> None:
+    # Local storage describes a file link inside the root by the file it leads
+    # to (mode, size, time) plus the link text; LIST must still say "l", or
+    # clients take "alias -> data.txt" for the name of a regular file.
+    entry = FileStat(
+        name="alias",
+        mode=stat.S_IFREG | 0o644,
+        size=10,
+        mtime=utc(2026, 6, 1, 8, 5),
+        link_target="data.txt",
+    )
+    line = format_list_line(entry, now=utc(2026, 6, 2, 0, 0))
+    assert line.startswith("lrwxrwxrwx ")
+    assert line.endswith(" alias -> data.txt")
+    parsed = parse_list_line(line, now=datetime.datetime(2026, 6, 2, tzinfo=datetime.UTC))
+    assert parsed is not None and parsed.name == "alias" and parsed.target == "data.txt"

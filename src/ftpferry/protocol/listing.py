@@ -86,9 +86,12 @@ def format_list_line(entry: FileStat, *, now: float, owner: str = "ftp", group: 
     else:
         when = f"{month} {mtime.tm_mday:2d}  {mtime.tm_year:4d}"
     name = _clean_name(entry.name)
+    permissions = stat_module.filemode(entry.mode)
     if entry.link_target is not None:
         name = f"{name} -> {_clean_name(entry.link_target)}"
-    permissions = stat_module.filemode(entry.mode)
+        # The storage may describe a link by what it leads to; an arrow after a
+        # "-" line would make every LIST parser read "a -> b" as the file's name.
+        permissions = "lrwxrwxrwx"
     return f"{permissions} {entry.nlink:3d} {owner:<8} {group:<8} {entry.size:>12d} {when} {name}"
 
 
