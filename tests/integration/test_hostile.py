@@ -476,6 +476,14 @@ def test_symlink_out_of_root_is_refused(site: Site) -> None:
         code, listing = site.download(client, "LIST /")
         assert code == 226
         assert b"escape" in listing
+        # MLSD calls them links, not files a RETR would then refuse, and says
+        # nothing of their targets.
+        code, machine = site.download(client, "MLSD /")
+        assert code == 226
+        facts = dict(reversed(line.split("; ", 1)) for line in machine.decode().splitlines())
+        for name in ("escape", "leak.txt", "dangle"):
+            assert re.search(r"(^|;)type=OS\.unix=slink;", facts[name]), facts[name]
+        assert str(outside).encode() not in machine
     assert not (outside / "new.txt").exists()
     assert not (outside / "moved.txt").exists()
     assert not (outside / "created-by-ftp.txt").exists()

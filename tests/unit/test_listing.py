@@ -300,3 +300,12 @@ def test_a_link_described_by_its_target_is_still_listed_as_a_link() -> None:
     assert line.endswith(" alias -> data.txt")
     parsed = parse_list_line(line, now=datetime.datetime(2026, 6, 2, tzinfo=datetime.UTC))
     assert parsed is not None and parsed.name == "alias" and parsed.target == "data.txt"
+
+
+def test_mlsx_types_a_link_that_is_not_followed_as_a_link() -> None:
+    leaving = FileStat(name="out", mode=stat.S_IFLNK | 0o777, size=9, mtime=RECENT)
+    assert format_mlsx_facts(leaving, facts=("type",)) == "type=OS.unix=slink; out"
+    dangling = FileStat(
+        name="soon", mode=stat.S_IFLNK | 0o777, size=8, mtime=RECENT, link_target="later;x"
+    )
+    assert format_mlsx_facts(dangling, facts=("type",)) == "type=OS.unix=slink:later%3Bx; soon"

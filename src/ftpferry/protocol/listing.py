@@ -100,6 +100,16 @@ def _clean_name(name: str) -> str:
     return sanitize(name)
 
 
+def _mlsx_type(entry: FileStat) -> str:
+    if entry.is_dir:
+        return "dir"
+    if stat_module.S_ISLNK(entry.mode):
+        if entry.link_target is None:
+            return "OS.unix=slink"
+        return f"OS.unix=slink:{_clean_name(entry.link_target).replace(';', '%3B')}"
+    return "file"
+
+
 def format_mdtm(mtime: float) -> str:
     """``YYYYMMDDHHMMSS`` in UTC, as MDTM and the ``modify`` fact require."""
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime))
@@ -148,8 +158,14 @@ def format_mlsx_facts(
     ``perm`` follows RFC 3659 7.5.5: files get r (retrieve) plus, when the
     user may write, a w d f (append, store, delete, rename); directories get
     e l (enter, list) plus c m d f p (create, mkdir, delete, rename, purge).
+
+    A symbolic link the storage could not describe by what it leads to (it
+    leaves the root, or leads nowhere) is ``type=OS.unix=slink`` (RFC 3659
+    7.5.1's OS-specific types, as Pure-FTPd writes them), with ``:target``
+    when the target may be shown: calling it a file would promise a RETR
+    that can only be refused.
     """
-    kind = entry_type or ("dir" if entry.is_dir else "file")
+    kind = entry_type or _mlsx_type(entry)
     values: list[str] = []
     for fact in facts:
         if fact == "type":
