@@ -17,6 +17,7 @@ from ftpferry.client import (
     ConnectionFailed,
     ConnectionLost,
     FTPClient,
+    FTPError,
     FTPTimeout,
     LoginError,
     NoGreeting,
@@ -180,3 +181,15 @@ def test_closed_sync_client_refuses_work(ftpferry: Remote) -> None:
     ftp.close()
     with pytest.raises(RuntimeError, match="closed"):
         ftp.pwd()
+
+
+def test_a_listing_refused_for_its_length_does_not_turn_mlsd_off(ftpferry: Remote) -> None:
+    # The server answers a 4 KiB command line with 500, for MLSD and LIST alike:
+    # that says nothing about MLSD, which must stay in use.
+    ftpferry.put("d/a.txt", b"a")
+    with FTPClient.from_url(ftpferry.url()) as ftp:
+        with pytest.raises(FTPError):
+            ftp.listdir("x" * 5000)
+        listing = ftp.listdir("d")
+        assert listing.source == "MLSD"
+        assert [entry.name for entry in listing] == ["a.txt"]

@@ -393,16 +393,21 @@ class AsyncFTPClient:
             return await self._listdir(path, force_list=source == "LIST")
 
     async def _listdir(self, path: str, *, force_list: bool = False) -> Listing:
+        mlsd_refused = False
         if "MLST" in self.features and not self._mlsd_broken and not force_list:
             try:
                 data = await self._listing_bytes(f"MLSD {path}".rstrip(), path)
             except UnsupportedCommand:
-                self._mlsd_broken = True
-                log.warning("the server offers MLST but refuses MLSD; using LIST")
+                mlsd_refused = True
             else:
                 return parse_mlsd(self._lines(data))
         command = " ".join(part for part in ("LIST", self.config.list_options, path) if part)
         data = await self._listing_bytes(command, path)
+        if mlsd_refused:
+            # Only now, with LIST working where MLSD did not: a 500 can also
+            # mean "this command line is too long", which LIST gets too.
+            self._mlsd_broken = True
+            log.warning("the server offers MLST but refuses MLSD; using LIST")
         return parse_list(self._lines(data))
 
     async def nlst(self, path: str = "") -> list[str]:
