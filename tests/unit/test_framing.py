@@ -324,3 +324,19 @@ def test_lines_round_trip(texts: list[str]) -> None:
     # UTF-8 never contains 0xFF, so no Telnet escaping is needed.
     data = b"".join(text.encode() + b"\r\n" for text in texts)
     assert lines(data) == texts
+
+
+def test_a_shared_receive_buffer_is_copied_before_the_next_read_reuses_it() -> None:
+    # The server reads every connection into one buffer and hands the reader a
+    # memoryview of it; the next read overwrites that buffer.
+    shared = bytearray(64)
+    view = memoryview(shared)
+    reader = LineReader()
+    # An IAC IP sequence split across reads too: the reader must keep a copy.
+    for chunk in (b"USER al", b"ice\r\nNO", b"OP\r\n\xff", b"\xf4\xff\xf2ABOR\r\n"):
+        shared[: len(chunk)] = chunk
+        reader.receive_data(view[: len(chunk)])
+        shared[:] = b"\x00" * len(shared)  # the next connection's read
+    reader.receive_data(b"")
+    texts = [event.text for event in drain(reader) if isinstance(event, LineReceived)]
+    assert texts == ["USER alice", "NOOP", "ABOR"]

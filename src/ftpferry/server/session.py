@@ -211,7 +211,7 @@ class Session(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         """Feed the line reader and run whatever complete commands arrived."""
         self.last_activity = time.monotonic()
-        self._reader.receive_data(bytes(receive_buffer()[:nbytes]))
+        self._reader.receive_data(receive_buffer()[:nbytes])
         self._drain_reader()
 
     def eof_received(self) -> bool | None:
