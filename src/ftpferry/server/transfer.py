@@ -100,7 +100,12 @@ async def send_file(
         progress.bytes += sent
         if size is not None and offset >= size:
             return
-        await asyncio.sleep(0)
+        if sent < SENDFILE_CHUNK:
+            # The socket buffer is full: wait for it to drain (other sessions
+            # run meanwhile) rather than call sendfile only to hear EAGAIN.
+            await wait_writable(out_fd)
+        else:
+            await asyncio.sleep(0)  # a reader keeping up: still let others in
 
 
 async def send_bytes(sock: socket.socket, data: bytes, progress: Progress) -> None:
