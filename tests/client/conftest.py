@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ftpferry.client import forget_modes
+from ftpferry.client import FTPClient, forget_modes
 from tests.conftest import PASSWORD, USER, ServerProcess, start_server
 
 HERE = Path(__file__).resolve().parent
@@ -339,6 +339,20 @@ def _fresh_mode_memory() -> Iterator[None]:
     forget_modes()
     yield
     forget_modes()
+
+
+MODES = ("passive", "active")
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """passive, then active."""
+    return str(request.param)
+
+
+def client_for(remote: Remote, mode: str, **options: float) -> FTPClient:
+    """A blocking client for ``remote`` in ``mode`` (not yet connected)."""
+    return FTPClient.from_url(remote.url(), mode=mode, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=SERVER_NAMES)

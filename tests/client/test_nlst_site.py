@@ -10,27 +10,14 @@ import pytest
 
 from ftpferry.client import (
     AsyncFTPClient,
-    FTPClient,
     PermanentError,
     ReplyError,
     UnsupportedCommand,
 )
 
-from .conftest import Remote
+from .conftest import Remote, client_for
 
 pytestmark = pytest.mark.integration
-
-MODES = ("passive", "active")
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    """passive, then active."""
-    return str(request.param)
-
-
-def _client(remote: Remote, mode: str) -> FTPClient:
-    return FTPClient.from_url(remote.url(), mode=mode)  # type: ignore[arg-type]
 
 
 def test_nlst_gives_bare_names(remote: Remote, mode: str) -> None:
@@ -38,7 +25,7 @@ def test_nlst_gives_bare_names(remote: Remote, mode: str) -> None:
     remote.put("ünï côdé.txt", b"2")
     remote.put("sub dir/inner.bin", b"3")
     remote.put("sub dir/second.txt", b"4")
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         assert sorted(ftp.nlst()) == sorted(["a.txt", "ünï côdé.txt", "sub dir"])
         # vsftpd answers "NLST sub dir" with "sub dir/inner.bin": the prefix goes.
         assert sorted(ftp.nlst("sub dir")) == ["inner.bin", "second.txt"]
@@ -52,7 +39,7 @@ def test_nlst_gives_bare_names(remote: Remote, mode: str) -> None:
 
 def test_nlst_of_an_empty_directory(remote: Remote, mode: str) -> None:
     remote.mkdir("empty")
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         assert ftp.nlst("empty") == []
 
 
@@ -60,7 +47,7 @@ def test_nlst_of_a_missing_directory_raises_and_the_session_goes_on(
     remote: Remote, mode: str
 ) -> None:
     remote.put("here.txt", b"x")
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         if remote.name == "vsftpd":
             # vsftpd lists a missing directory as an empty one (226, no lines).
             assert ftp.nlst("no-such-dir") == []
@@ -73,7 +60,7 @@ def test_nlst_of_a_missing_directory_raises_and_the_session_goes_on(
 
 
 def test_site_help_returns_the_whole_reply(remote: Remote, mode: str) -> None:
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         reply = ftp.site("HELP")
         assert reply.code == 214
         assert reply.category == 2
@@ -83,7 +70,7 @@ def test_site_help_returns_the_whole_reply(remote: Remote, mode: str) -> None:
 
 def test_site_chmod(remote: Remote, mode: str) -> None:
     remote.put("mode.txt", b"m")
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         reply = ftp.site("CHMOD 600 mode.txt")
         assert reply.code == 200
         assert stat.S_IMODE((remote.root / "mode.txt").stat().st_mode) == 0o600
@@ -95,7 +82,7 @@ def test_site_chmod(remote: Remote, mode: str) -> None:
 
 
 def test_site_unknown_subcommand_is_unsupported(remote: Remote, mode: str) -> None:
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         with pytest.raises(UnsupportedCommand) as caught:
             ftp.site("NOSUCHTHING now")
         assert caught.value.command == "SITE NOSUCHTHING"

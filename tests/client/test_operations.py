@@ -17,25 +17,13 @@ from ftpferry.client import (
     UnsupportedCommand,
 )
 
-from .conftest import Remote
+from .conftest import Remote, client_for
 
 pytestmark = pytest.mark.integration
 
-MODES = ("passive", "active")
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    """passive, then active."""
-    return str(request.param)
-
-
-def _client(remote: Remote, mode: str) -> FTPClient:
-    return FTPClient.from_url(remote.url(), mode=mode)  # type: ignore[arg-type]
-
 
 def test_login_pwd_and_features(remote: Remote, mode: str) -> None:
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         assert ftp.connected
         assert ftp.session.welcome.code == 220
         assert ftp.session.password_source == "url"
@@ -48,7 +36,7 @@ def test_download_and_upload_round_trip(remote: Remote, mode: str, tmp_path: Pat
     payload = bytes(range(256)) * 5000 + b"tail"
     remote.put("blob.bin", payload)
     local = tmp_path / "blob.bin"
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         result = ftp.download("blob.bin", local)
         assert local.read_bytes() == payload
         assert result.transferred == len(payload)
@@ -70,7 +58,7 @@ def test_download_and_upload_round_trip(remote: Remote, mode: str, tmp_path: Pat
 
 def test_empty_file(remote: Remote, mode: str, tmp_path: Path) -> None:
     remote.put("empty", b"")
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         ftp.download("empty", tmp_path / "empty")
         assert (tmp_path / "empty").read_bytes() == b""
         ftp.upload(io.BytesIO(b""), "empty2")
@@ -81,7 +69,7 @@ def test_listdir(remote: Remote, mode: str) -> None:
     remote.put("a.txt", b"12345")
     remote.mkdir("sub dir")
     remote.put("sub dir/inner.bin", b"x" * 10)
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         listing = ftp.listdir()
         assert listing.source == ("MLSD" if remote.supports("mlst") else "LIST")
         assert listing.unparsed == ()
@@ -100,7 +88,7 @@ def test_listdir(remote: Remote, mode: str) -> None:
 def test_stat(remote: Remote, mode: str) -> None:
     remote.put("f.dat", b"abc")
     remote.mkdir("d")
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         entry = ftp.stat("f.dat")
         assert entry.name == "f.dat" and entry.is_file and entry.size == 3
         assert entry.modify is not None
@@ -114,7 +102,7 @@ def test_stat(remote: Remote, mode: str) -> None:
 
 def test_namespace_operations(remote: Remote, mode: str) -> None:
     remote.put("one.txt", b"1")
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         created = ftp.mkdir("new dir")
         assert created.rstrip("/").endswith("new dir")
         assert (remote.root / "new dir").is_dir()
@@ -130,7 +118,7 @@ def test_namespace_operations(remote: Remote, mode: str) -> None:
 
 
 def test_errors_carry_codes_and_commands(remote: Remote, mode: str, tmp_path: Path) -> None:
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         with pytest.raises(PermanentError) as caught:
             ftp.download("does-not-exist", tmp_path / "x")
         error = caught.value
@@ -146,7 +134,7 @@ def test_errors_carry_codes_and_commands(remote: Remote, mode: str, tmp_path: Pa
 def test_mtime_and_set_mtime(remote: Remote, mode: str) -> None:
     remote.put("t.txt", b"time")
     when = datetime.datetime(2021, 3, 4, 5, 6, 7, tzinfo=datetime.UTC)
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         before = ftp.mtime("t.txt")
         assert before.tzinfo is not None
         if not remote.supports("mfmt"):
@@ -159,7 +147,7 @@ def test_mtime_and_set_mtime(remote: Remote, mode: str) -> None:
 
 
 def test_quote(remote: Remote, mode: str) -> None:
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         assert ftp.quote("NOOP").code == 200
         assert ftp.quote("SYST").code == 215
         reply = ftp.quote("NOSUCHCOMMAND")
@@ -168,7 +156,7 @@ def test_quote(remote: Remote, mode: str) -> None:
 
 def test_checksum_unsupported_without_feature(remote: Remote, mode: str) -> None:
     remote.put("c.bin", b"data")
-    with _client(remote, mode) as ftp, pytest.raises(UnsupportedCommand):
+    with client_for(remote, mode) as ftp, pytest.raises(UnsupportedCommand):
         ftp.checksum("c.bin")
 
 

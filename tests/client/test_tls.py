@@ -14,11 +14,9 @@ import trustme
 
 from ftpferry.client import FTPClient, LoginError, TLSError
 
-from .conftest import Remote, start_ftpferry, start_vsftpd, vsftpd_unavailable
+from .conftest import MODES, Remote, start_ftpferry, start_vsftpd, vsftpd_unavailable
 
 pytestmark = pytest.mark.integration
-
-MODES = ("passive", "active")
 
 
 @dataclass

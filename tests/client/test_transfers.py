@@ -12,13 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ftpferry.client import ConnectionLost, FTPClient, PermanentError, ProgressCallback
+from ftpferry.client import ConnectionLost, PermanentError, ProgressCallback
 
-from .conftest import Remote, start_ftpferry
+from .conftest import MODES, Remote, client_for, start_ftpferry
 
 pytestmark = pytest.mark.integration
-
-MODES = ("passive", "active")
 
 
 class Interrupted(Exception):
@@ -33,21 +31,11 @@ def _interrupt_after(limit: int) -> ProgressCallback:
     return progress
 
 
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    """passive, then active."""
-    return str(request.param)
-
-
-def _client(remote: Remote, mode: str, **options: float) -> FTPClient:
-    return FTPClient.from_url(remote.url(), mode=mode, **options)  # type: ignore[arg-type]
-
-
 def test_resume_download_after_interruption(remote: Remote, mode: str, tmp_path: Path) -> None:
     payload = os.urandom(12 * 1024 * 1024)
     remote.put("big.bin", payload)
     local = tmp_path / "big.bin"
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         with pytest.raises(Interrupted):
             ftp.download("big.bin", local, progress=_interrupt_after(2 * 1024 * 1024))
         partial = local.stat().st_size
@@ -73,7 +61,7 @@ def test_resume_upload_after_interruption(remote: Remote, mode: str, tmp_path: P
     payload = os.urandom(40 * 1024 * 1024)
     local = tmp_path / "up.bin"
     local.write_bytes(payload)
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         with pytest.raises(Interrupted):
             ftp.upload(local, "up.bin", progress=_interrupt_after(1))
         remote.chown()
@@ -93,7 +81,7 @@ def test_resume_upload_after_interruption(remote: Remote, mode: str, tmp_path: P
 def test_resume_from_stream_and_offsets(remote: Remote, mode: str, tmp_path: Path) -> None:
     payload = bytes(range(256)) * 4000
     remote.put("data.bin", payload)
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         tail = io.BytesIO()
         result = ftp.download("data.bin", tail, offset=1000)
         assert tail.getvalue() == payload[1000:]
@@ -116,7 +104,7 @@ def test_resume_from_stream_and_offsets(remote: Remote, mode: str, tmp_path: Pat
 def test_ascii_mode_converts_line_ends(remote: Remote, mode: str) -> None:
     text = b"first line\nsecond line\n\nlast line without end"
     remote.put("text.txt", text)
-    with _client(remote, mode) as ftp:
+    with client_for(remote, mode) as ftp:
         received = io.BytesIO()
         result = ftp.download("text.txt", received, ascii_mode=True)
         assert received.getvalue() == text
@@ -142,7 +130,7 @@ def test_keepalive_noops_during_transfers(remote: Remote, mode: str, tmp_path: P
     def slowly(done: int, total: int | None) -> None:
         time.sleep(0.03)
 
-    with _client(remote, mode, keepalive=0.05) as ftp:
+    with client_for(remote, mode, keepalive=0.05) as ftp:
         result = ftp.download("slow.bin", local, progress=slowly)
         assert local.read_bytes() == payload
         assert result.keepalives >= 1
@@ -165,7 +153,7 @@ def test_large_file_integrity(ftpferry: Remote, mode: str, tmp_path: Path) -> No
     payload = os.urandom(64 * 1024 * 1024)
     local = tmp_path / "in.bin"
     local.write_bytes(payload)
-    with _client(ftpferry, mode) as ftp:
+    with client_for(ftpferry, mode) as ftp:
         ftp.upload(local, "big.bin")
         ftp.download("big.bin", tmp_path / "out.bin")
         into_stream = io.BytesIO()
@@ -179,7 +167,7 @@ def test_large_file_integrity(ftpferry: Remote, mode: str, tmp_path: Path) -> No
 def test_failed_download_leaves_the_local_file_alone(remote: Remote, tmp_path: Path) -> None:
     local = tmp_path / "precious.txt"
     local.write_bytes(b"do not truncate me")
-    with _client(remote, "passive") as ftp:
+    with client_for(remote, "passive") as ftp:
         with pytest.raises(PermanentError):
             ftp.download("missing.txt", local)
         assert local.read_bytes() == b"do not truncate me"
@@ -203,7 +191,7 @@ def test_server_killed_mid_download(tmp_path: Path) -> None:
             server.ftpferry.process.wait()
 
     try:
-        with _client(server, "passive") as ftp:
+        with client_for(server, "passive") as ftp:
             with pytest.raises(ConnectionLost):
                 ftp.download("big.bin", local, progress=kill_server)
             assert not ftp.connected
