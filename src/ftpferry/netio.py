@@ -18,6 +18,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import select
 import socket
 import ssl
 import threading
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from typing import BinaryIO, Final
 
 __all__ = [
+    "connect_socket",
     "SHUTDOWN_TIMEOUT",
     "DataSocketError",
     "SpliceUnavailable",
@@ -99,6 +101,34 @@ async def wait_writable(fd: int) -> None:
         await waiter
     finally:
         loop.remove_writer(fd)
+
+
+async def connect_socket(sock: socket.socket, host: str, port: int, timeout: float) -> None:
+    """Connect a non-blocking socket to an IP address within ``timeout`` seconds.
+
+    Raises ``OSError`` (with its ``errno``) when refused or unreachable, and
+    ``TimeoutError``.  Used by the client's passive and the server's active
+    data connections.
+
+    ``connect`` on a non-blocking socket always says "in progress", but on
+    loopback and fast local links the handshake is done by the time the
+    call returns.  A zero-timeout ``poll`` sees that without a trip through
+    the event loop; only a connection really still in progress waits, and
+    only then is a timer set.
+    """
+    error = sock.connect_ex((host, port))
+    if error == 0:
+        return
+    if error not in {errno.EINPROGRESS, errno.EAGAIN}:
+        raise OSError(error, os.strerror(error))
+    probe = select.poll()
+    probe.register(sock, select.POLLOUT)
+    if not probe.poll(0):
+        async with asyncio.timeout(timeout):
+            await wait_writable(sock.fileno())
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if error != 0:
+        raise OSError(error, os.strerror(error))
 
 
 async def tls_handshake(

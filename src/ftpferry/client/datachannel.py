@@ -30,23 +30,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import ipaddress
 import logging
-import os
 import random
-import select
 import socket
 import ssl
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
 from ftpferry.netio import (
+    connect_socket,
     tls_handshake,
     tls_recv_into,
     tls_sendall,
     tls_unwrap,
-    wait_writable,
 )
 from ftpferry.protocol.addresses import (
     AddressSyntaxError,
@@ -444,7 +441,7 @@ class DataChannelOpener:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         try:
-            await _connect(sock, host, port, self.config.connect_timeout)
+            await connect_socket(sock, host, port, self.config.connect_timeout)
         except (OSError, TimeoutError) as exc:
             sock.close()
             os_error = (
@@ -601,30 +598,6 @@ class DataChannelOpener:
         """
         with contextlib.suppress(FTPTimeout):
             await self._control.read_reply(timeout=min(self.config.timeout, 10.0))
-
-
-async def _connect(sock: socket.socket, host: str, port: int, timeout: float) -> None:
-    """Connect a non-blocking socket to an IP address within ``timeout`` seconds.
-
-    ``connect`` on a non-blocking socket always says "in progress", but on
-    loopback and fast local links the handshake is done by the time the
-    call returns.  A zero-timeout ``poll`` sees that without a trip through
-    the event loop; only a connection really still in progress waits, and
-    only then is a timer set.
-    """
-    error = sock.connect_ex((host, port))
-    if error == 0:
-        return
-    if error not in {errno.EINPROGRESS, errno.EAGAIN}:
-        raise OSError(error, os.strerror(error))
-    probe = select.poll()
-    probe.register(sock, select.POLLOUT)
-    if not probe.poll(0):
-        async with asyncio.timeout(timeout):
-            await wait_writable(sock.fileno())
-    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-    if error != 0:
-        raise OSError(error, os.strerror(error))
 
 
 def _plain_ip(address: str) -> str:

@@ -30,6 +30,7 @@ import random
 import socket
 from dataclasses import dataclass
 
+from ftpferry.netio import connect_socket
 from ftpferry.protocol import HostPort
 
 from .config import PortRange
@@ -289,9 +290,8 @@ async def connect_active(
     if not bound:
         with contextlib.suppress(OSError):
             sock.bind((local_host, 0))
-    loop = asyncio.get_running_loop()
     try:
-        await asyncio.wait_for(loop.sock_connect(sock, (str(target.host), target.port)), timeout)
+        await connect_socket(sock, str(target.host), target.port, timeout)
     except TimeoutError:
         sock.close()
         raise DataConnectError(
