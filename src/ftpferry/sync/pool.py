@@ -80,14 +80,10 @@ class ClientPool:
                 self._opening -= 1
                 if not self._live and not self._opening:
                     raise
-                self._size = max(len(self._live) + self._opening, 1)
-                log.warning("no more connections: going on with %d", self._size)
-                self._changed.notify_all()
+                self._shrink()
             return await self.acquire()
         async with self._changed:
-            self._opening -= 1
-            self._live.append(client)
-            self.opened += 1
+            self._opened(client)
         return client
 
     def prewarm(self) -> None:
@@ -106,19 +102,28 @@ class ClientPool:
         try:
             client = await self._connect()
         except FTPError as exc:
+            log.info("connection refused: %s", exc)
             async with self._changed:
                 self._opening -= 1
-                self._size = max(len(self._live) + self._opening, 1)
-                log.info("connection refused: %s", exc)
-                log.warning("no more connections: going on with %d", self._size)
-                self._changed.notify_all()
+                self._shrink()
             return
         async with self._changed:
-            self._opening -= 1
-            self._live.append(client)
+            self._opened(client)
             self._idle.append(client)
-            self.opened += 1
             self._changed.notify()
+
+    def _opened(self, client: AsyncFTPClient) -> None:
+        """Count in a client that logged in (the lock is held)."""
+        self._opening -= 1
+        self._live.append(client)
+        self.opened += 1
+
+    def _shrink(self) -> None:
+        """The server refused one more connection: make do with those there are
+        (the lock is held)."""
+        self._size = max(len(self._live) + self._opening, 1)
+        log.warning("no more connections: going on with %d", self._size)
+        self._changed.notify_all()
 
     async def release(self, client: AsyncFTPClient) -> None:
         """Give a client back (a broken one is dropped)."""
