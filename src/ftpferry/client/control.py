@@ -1,6 +1,6 @@
 """The control connection: commands out, typed replies in.
 
-A small :class:`asyncio.Protocol` carries the control connection: it cuts
+A small :class:`asyncio.BufferedProtocol` carries the control connection: it cuts
 the bytes into lines, and :meth:`ControlConnection.read_reply` decodes them
 through the sans-IO :class:`ReplyParser`.  ``loop.start_tls`` upgrades it in
 place for ``AUTH TLS``.  Reading lines straight off a protocol, and one

@@ -78,7 +78,7 @@ async def mirror(
             scan_remote(pool, job.remote_root, links=download and job.symlinks),
             asyncio.to_thread(scan_local, job.local_root, links=download),
         )
-        if job.direction == "download":
+        if download:
             if not remote_tree.exists:
                 raise FileNotFoundError(f"no remote directory {job.remote_root or '/'!r}")
             source, target_tree = remote_tree, local_tree
