@@ -7,15 +7,16 @@ Why two listings
 MLSD is the listing a mirror wants (exact sizes, times to the second),
 but many servers describe a symbolic link there as whatever it leads to:
 ftpferry and pyftpdlib list a link to a file as ``type=file`` and a link
-to a directory as ``type=dir``, and ftpferry lists a link leaving its root
-as a file it then refuses to send.  Only their LIST output says "this is a
+to a directory as ``type=dir`` (ftpferry types only the links it does not
+follow as ``OS.unix=slink``).  Only their LIST output says "this is a
 link, and here is its target".  So a mirror that recreates links lists a
 directory with MLSD *and* LIST and lets LIST say which names are links:
 
 * a LIST ``l`` line (``name -> target``, or ``name`` alone when the server
   keeps the target to itself) makes ``name`` a link, with the target when
   given.  MLSD's own link types (``OS.unix=slink:target``) count as well;
-* ftpferry prints a link to a file as the file it leads to, arrow included
+* some servers (ftpferry before its LIST said ``l`` for such links) print
+  a link to a file as the file it leads to, arrow included
   (``-rw-r--r-- ... name -> target``), which a LIST parser cannot tell from
   a file called ``name -> target``.  The MLSD listing can: when it has
   ``name`` and no ``name -> target``, the arrow is a link's;
