@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import io
 import os
 import select
 import socket
@@ -38,6 +39,7 @@ __all__ = [
     "wait_readable",
     "wait_writable",
     "write_all",
+    "write_pieces",
     "receive_buffer",
 ]
 
@@ -218,6 +220,27 @@ def write_all(file: BinaryIO, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[file.write(view) :]
+
+
+def write_pieces(file: BinaryIO, pieces: list[memoryview]) -> None:
+    """Write several slices in order: one ``writev`` for an unbuffered file
+    (block mode's data comes in slices between the headers).  A buffered or
+    in-memory stream gets them one by one, through its own buffer."""
+    if len(pieces) != 1 and isinstance(file, io.FileIO):
+        _writev_all(file.fileno(), pieces)
+        return
+    for piece in pieces:
+        write_all(file, piece)
+
+
+def _writev_all(fd: int, pieces: list[memoryview]) -> None:
+    while pieces:
+        written = os.writev(fd, pieces)
+        while pieces and written >= len(pieces[0]):
+            written -= len(pieces[0])
+            pieces = pieces[1:]
+        if written:
+            pieces = [pieces[0][written:], *pieces[1:]]
 
 
 class SpliceUnavailable(Exception):

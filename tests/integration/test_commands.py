@@ -167,7 +167,7 @@ def test_type(client: RawClient, argument: str, expected: int) -> None:
     assert client.command(f"TYPE {argument}")[0] == expected
 
 
-@pytest.mark.parametrize(("argument", "expected"), [("S", 200), ("B", 504), ("Z", 501)])
+@pytest.mark.parametrize(("argument", "expected"), [("S", 200), ("B", 200), ("C", 504), ("Z", 501)])
 def test_mode(client: RawClient, argument: str, expected: int) -> None:
     assert client.command(f"MODE {argument}")[0] == expected
 

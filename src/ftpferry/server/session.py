@@ -91,9 +91,11 @@ class Session(asyncio.BufferedProtocol):
         "account",
         "active",
         "ascii_mode",
+        "block_mode",
         "connected_at",
         "cwd",
         "epsv_all",
+        "kept_data",
         "last_activity",
         "local_host",
         "local_ip",
@@ -145,7 +147,9 @@ class Session(asyncio.BufferedProtocol):
         self.mlst_facts: tuple[str, ...] | None = None
         self.passive: PassiveListener | None = None
         self.active: ActiveTarget | None = None
-        self.transfer_task: asyncio.Task[None] | None = None
+        self.block_mode = False
+        self.kept_data: tuple[socket.socket, str] | None = None
+        self.transfer_task: asyncio.Task[object] | None = None
         self.progress: Progress | None = None
         self.abort_requested = False
         self.tls_active = False
@@ -422,11 +426,15 @@ class Session(asyncio.BufferedProtocol):
         return await self.require_storage().stat(path)
 
     def close_data_channel(self) -> None:
-        """Drop a pending passive listener or PORT target."""
+        """Drop a pending passive listener or PORT target, and a data
+        connection kept open by block mode."""
         if self.passive is not None:
             self.passive.close()
             self.passive = None
         self.active = None
+        if self.kept_data is not None:
+            self.kept_data[0].close()
+            self.kept_data = None
 
     def close(self) -> None:
         """Close the control connection after the replies already written."""
@@ -441,6 +449,7 @@ class Session(asyncio.BufferedProtocol):
         self.pending_user = None
         self.cwd = "/"
         self.ascii_mode = False
+        self.block_mode = False
         self.rest_offset = 0
         self.rename_from = None
         self.epsv_all = False

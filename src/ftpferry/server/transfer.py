@@ -8,6 +8,11 @@
   back to ``recv_into`` a reused buffer and ``write``.
 * ASCII mode (TYPE A) converts line ends in Python, as it must: LF -> CRLF on
   the way out, CRLF -> LF on the way in, keeping state across chunk borders.
+* Block mode (MODE B, see :mod:`ftpferry.protocol.blocks`) frames the same
+  bytes in blocks of at most 64 KiB: a RETR sends each block's header with
+  ``MSG_MORE`` and its data with ``sendfile``, still without the data
+  entering Python; a STOR parses the headers in Python and writes the data
+  slices with one ``writev`` per read.
 
 Each function updates a :class:`Progress` so STAT can report a running
 transfer, and yields to the event loop after every chunk so one fast
@@ -32,18 +37,24 @@ from ftpferry.netio import (
     tls_sendall,
     wait_writable,
     write_all,
+    write_pieces,
 )
 from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
+from ftpferry.protocol.blocks import MAX_BLOCK, BlockDecoder, block_header, encode_blocks
 
 __all__ = [
     "Progress",
+    "receive_blocks_to_file",
     "receive_to_file",
     "send_bytes",
     "send_file",
+    "send_file_ascii",
+    "send_file_blocks",
 ]
 
 SENDFILE_CHUNK: Final = 8 * 1024 * 1024
 RECV_CHUNK: Final = 1024 * 1024
+BLOCK_FIRST_READ: Final = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -118,14 +129,89 @@ async def send_bytes(sock: socket.socket, data: bytes, progress: Progress) -> No
 
 
 async def send_file_ascii(
-    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress
+    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, *, blocks: bool = False
 ) -> None:
-    """Send a file converting line ends to CRLF (TYPE A)."""
+    """Send a file converting line ends to CRLF (TYPE A), in block mode when ``blocks``."""
     file.seek(offset)
     previous_was_cr = False
     while chunk := file.read(RECV_CHUNK):
         converted, previous_was_cr = ascii_encode(chunk, previous_was_cr)
-        await send_bytes(sock, converted, progress)
+        if blocks:
+            await _send_framed(sock, encode_blocks(converted, eof=False), len(converted), progress)
+        else:
+            await send_bytes(sock, converted, progress)
+    if blocks:
+        await _send_framed(sock, block_header(0, eof=True), 0, progress)
+
+
+async def _send_framed(
+    sock: socket.socket, framed: bytes, data_bytes: int, progress: Progress
+) -> None:
+    """Send block-framed bytes, counting only the file data they carry."""
+    await send_bytes(sock, framed, progress)
+    progress.bytes -= len(framed) - data_bytes
+
+
+async def send_payload(
+    sock: socket.socket, payload: bytes, progress: Progress, *, blocks: bool = False
+) -> None:
+    """Send a whole payload (a listing), framed as one file in block mode."""
+    if blocks:
+        await _send_framed(sock, encode_blocks(payload), len(payload), progress)
+    else:
+        await send_bytes(sock, payload, progress)
+
+
+async def send_file_blocks(
+    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, *, size: int
+) -> None:
+    """Send ``file`` from ``offset`` to ``size`` in block mode, the last block marked EOF.
+
+    ``size`` is the file's size when the transfer began; each header promises
+    its block's length up front, so a file that shrinks meanwhile cannot
+    keep the promise and the transfer fails (``OSError``), which closes the
+    data connection instead of leaving the client waiting for bytes.
+    """
+    if isinstance(sock, ssl.SSLSocket):
+        file.seek(offset)
+        remaining = size - offset
+        while True:
+            chunk = file.read(min(remaining, MAX_BLOCK * 16))
+            remaining -= len(chunk)
+            if remaining > 0 and not chunk:
+                raise OSError(f"the file shrank: {remaining} bytes missing")
+            await _send_framed(sock, encode_blocks(chunk, eof=remaining <= 0), len(chunk), progress)
+            if remaining <= 0:
+                return
+    in_fd, out_fd = file.fileno(), sock.fileno()
+    while True:
+        count = min(size - offset, MAX_BLOCK)
+        header = block_header(count, eof=offset + count >= size)
+        await _send_all_more(sock, header)
+        end = offset + count
+        while offset < end:
+            try:
+                sent = os.sendfile(out_fd, in_fd, offset, end - offset)
+            except BlockingIOError:
+                await wait_writable(out_fd)
+                continue
+            if sent == 0:
+                raise OSError(f"the file shrank: {end - offset} bytes of a block missing")
+            offset += sent
+            progress.bytes += sent
+        if offset >= size:
+            return
+
+
+async def _send_all_more(sock: socket.socket, data: bytes) -> None:
+    """Send a block header, telling the kernel its data follows (``MSG_MORE``):
+    header and data then leave in one segment."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view, socket.MSG_MORE) :]
+        except BlockingIOError:
+            await wait_writable(sock.fileno())
 
 
 async def receive_to_file(
@@ -153,6 +239,39 @@ async def receive_to_file(
         write_all(file, data)
     if decoder is not None:
         write_all(file, decoder.flush())
+
+
+async def receive_blocks_to_file(
+    sock: socket.socket, file: BinaryIO, progress: Progress, *, ascii_mode: bool = False
+) -> None:
+    """Receive one file in block mode (STOR/APPE/STOU after MODE B), up to its EOF block.
+
+    The connection stays open for the next transfer; a connection closed
+    before the EOF block is a broken transfer (``ConnectionResetError``).
+    """
+    loop = asyncio.get_running_loop()
+    decoder = BlockDecoder()
+    text = AsciiDecoder() if ascii_mode else None
+    # Small first: most block-mode uploads are small files, and a fresh
+    # megabyte costs page faults each time.  A full read means a big file.
+    buffer = bytearray(BLOCK_FIRST_READ)
+    while not decoder.done:
+        if isinstance(sock, ssl.SSLSocket):
+            count = await tls_recv_into(sock, buffer)
+        else:
+            count = await loop.sock_recv_into(sock, buffer)
+        if count == 0:
+            raise ConnectionResetError("the data connection closed before the end-of-file block")
+        pieces = decoder.feed(memoryview(buffer)[:count])
+        progress.bytes += sum(len(piece) for piece in pieces)
+        if text is not None:
+            write_all(file, text.feed(b"".join(pieces)))
+        else:
+            write_pieces(file, pieces)
+        if count == len(buffer) < RECV_CHUNK:
+            buffer = bytearray(RECV_CHUNK)
+    if text is not None:
+        write_all(file, text.flush())
 
 
 async def _splice_to_file(sock: socket.socket, file: BinaryIO, progress: Progress) -> None:

@@ -125,8 +125,16 @@ async def transfer_type(session: Session, arg: str) -> None:
 
 
 async def mode(session: Session, arg: str) -> None:
-    """MODE S only (stream)."""
-    _one_letter(session, arg, "MODE", accepted="S", known="SBC")
+    """MODE S (stream) or B (block, RFC 959 3.4.2: the data connection stays
+    open between transfers; see :mod:`ftpferry.protocol.blocks`).
+
+    Either one closes a data connection kept open by block mode: its
+    framing would no longer match.
+    """
+    value = _one_letter(session, arg, "MODE", accepted="SB", known="SBC")
+    if value is not None:
+        session.close_data_channel()
+        session.block_mode = value == "B"
 
 
 async def structure(session: Session, arg: str) -> None:
@@ -134,14 +142,17 @@ async def structure(session: Session, arg: str) -> None:
     _one_letter(session, arg, "STRU", accepted="F", known="FRP")
 
 
-def _one_letter(session: Session, arg: str, verb: str, *, accepted: str, known: str) -> None:
+def _one_letter(session: Session, arg: str, verb: str, *, accepted: str, known: str) -> str | None:
+    """Reply to a one-letter setting; returns the letter when it is accepted."""
     value = arg.strip().upper()
-    if value == accepted:
-        session.reply(ReplyCode.OK, f"{verb} set to {accepted}.")
-    elif len(value) == 1 and value in known:
+    if len(value) == 1 and value in accepted:
+        session.reply(ReplyCode.OK, f"{verb} set to {value}.")
+        return value
+    if len(value) == 1 and value in known:
         session.reply(ReplyCode.NOT_IMPLEMENTED_FOR_PARAM, f"{verb} {value} is not supported.")
     else:
-        session.reply(ReplyCode.SYNTAX_ERROR_ARGS, f"Syntax: {verb} {accepted}")
+        session.reply(ReplyCode.SYNTAX_ERROR_ARGS, f"Syntax: {verb} {' | '.join(accepted)}")
+    return None
 
 
 async def allocate(session: Session, arg: str) -> None:

@@ -6,6 +6,11 @@ connection (accept the passive one or connect the active one; failure is
 ``425`` and the session goes on), send ``150``, move the bytes in a task of
 its own so ABOR can cancel it, then answer ``226`` after the last byte, or
 ``426`` when the transfer was aborted or the connection broke.
+
+After ``MODE B`` the bytes are framed in blocks (:mod:`ftpferry.protocol.blocks`)
+and a data connection that carried a transfer to its end-of-file block is
+kept: the next transfer command uses it at once (``125``, then ``250``
+instead of ``226``, which would announce its closing).
 """
 
 from __future__ import annotations
@@ -37,7 +42,15 @@ from ftpferry.storage import NotADirectory, StorageError
 
 from ..datachannel import ActiveTarget, DataConnectError, PassiveListener, connect_active
 from ..tls import tls_server_handshake
-from ..transfer import Progress, receive_to_file, send_bytes, send_file, send_file_ascii
+from ..transfer import (
+    Progress,
+    receive_blocks_to_file,
+    receive_to_file,
+    send_file,
+    send_file_ascii,
+    send_file_blocks,
+    send_payload,
+)
 from .listings import list_entries, list_names, strip_list_options
 
 if TYPE_CHECKING:
@@ -65,6 +78,7 @@ MAX_OFFSET = (1 << 63) - 1
 """The largest offset a file can have (off_t); REST beyond it is a syntax error."""
 
 Body = Callable[[socket.socket, Progress], Coroutine[Any, Any, None]]
+"""Moves one transfer's bytes over the data connection (framed in block mode)."""
 
 
 # -- choosing the data channel ---------------------------------------------------------
@@ -243,7 +257,13 @@ async def _open_data_connection(session: Session) -> tuple[socket.socket, str]:
 async def run_transfer(
     session: Session, *, direction: str, path: str, opening: str, body: Body
 ) -> bool:
-    """Open the data connection, run ``body`` over it, reply; True on success."""
+    """Open the data connection, run ``body`` over it, reply; True on success.
+
+    In block mode the data connection a transfer ended cleanly on is kept
+    for the next one, which then starts with ``125`` (RFC 959: "data
+    connection already open") instead of waiting for a connection; a new
+    PASV, EPSV, PORT or EPRT replaces it.
+    """
     if session.data_protection_required and not session.prot_private:
         session.close_data_channel()
         session.reply(
@@ -251,46 +271,71 @@ async def run_transfer(
             "Data connections must be protected: send AUTH TLS, PBSZ 0 and PROT P.",
         )
         return False
-    try:
-        sock, mode = await _open_data_connection(session)
-    except DataConnectError as exc:
-        log.warning("data connection for %s from %s failed: %s", direction, session.peer, exc)
-        session.reply(ReplyCode.CANT_OPEN_DATA, str(exc) + ".")
-        return False
+    kept, session.kept_data = session.kept_data, None
+    if kept is not None:
+        sock, mode = kept
+    else:
+        try:
+            sock, mode = await _open_data_connection(session)
+        except DataConnectError as exc:
+            log.warning("data connection for %s from %s failed: %s", direction, session.peer, exc)
+            session.reply(ReplyCode.CANT_OPEN_DATA, str(exc) + ".")
+            return False
     progress = Progress(path=path, direction=direction, mode=mode)
-    session.reply(ReplyCode.FILE_STATUS_OK, opening)
-    task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
-        _secured(session, sock, progress, body)
+    if kept is not None:
+        session.reply(ReplyCode.DATA_ALREADY_OPEN, opening)
+    else:
+        session.reply(ReplyCode.FILE_STATUS_OK, opening)
+    task: asyncio.Task[socket.socket | None] = asyncio.get_running_loop().create_task(
+        _secured(session, sock, progress, body, reused=kept is not None)
     )
     session.transfer_task, session.progress = task, progress
+    keep: socket.socket | None = None
     try:
         await asyncio.wait({task})
+        if not task.cancelled() and task.exception() is None:
+            keep = task.result()
     finally:
         if not task.done():
             task.cancel()
         session.transfer_task = session.progress = None
-        sock.close()
+        if keep is None:
+            sock.close()
         session.last_activity = time.monotonic()
-    succeeded = _report(session, task, progress)
+    succeeded = _report(session, task, progress, kept_open=keep is not None)
     if session.abort_requested:
         # ABOR got here while the transfer was ending (cancelled, broken or
         # complete): its own reply comes after the transfer's, as RFC 959 4.1.3 says.
         session.abort_requested = False
         session.reply(ReplyCode.TRANSFER_COMPLETE, "ABOR successful.")
+        if keep is not None:
+            keep.close()
+            keep = None
+    if keep is not None:
+        session.kept_data = (keep, mode)
     return succeeded
 
 
-async def _secured(session: Session, sock: socket.socket, progress: Progress, body: Body) -> None:
-    """Run ``body`` over the data socket, inside TLS when PROT P is in force."""
+async def _secured(
+    session: Session, sock: socket.socket, progress: Progress, body: Body, *, reused: bool
+) -> socket.socket | None:
+    """Run ``body`` over the data socket, inside TLS when PROT P is in force.
+
+    Returns the connection to keep for the next transfer (block mode: the
+    TLS one, still open), or None when it is done with.  A ``reused``
+    connection is ready as it is, TLS included.
+    """
+    keep = session.block_mode
     context = session.server.tls_context
-    if not session.prot_private or context is None:
+    if reused or not session.prot_private or context is None:
         await body(sock, progress)
-        return
+        return sock if keep else None
     timeout = session.server.config.limits.data_timeout
     try:
         secure = await tls_server_handshake(context, sock, timeout)
     except (OSError, TimeoutError) as exc:
         raise DataConnectError(f"TLS handshake on the data connection failed: {exc}") from exc
+    kept: socket.socket | None = None
     try:
         if session.server.config.tls.require_session_reuse and not secure.session_reused:
             raise DataConnectError(
@@ -298,12 +343,23 @@ async def _secured(session: Session, sock: socket.socket, progress: Progress, bo
                 "the client must resume the control connection's session"
             )
         await body(secure, progress)
-        await tls_unwrap(secure)
+        if keep:
+            kept = secure
+        else:
+            await tls_unwrap(secure)
     finally:
-        secure.close()
+        if kept is None:
+            secure.close()
+    return kept
 
 
-def _report(session: Session, task: asyncio.Task[None], progress: Progress) -> bool:
+def _report(
+    session: Session,
+    task: asyncio.Task[socket.socket | None],
+    progress: Progress,
+    *,
+    kept_open: bool = False,
+) -> bool:
     who = session.account.name if session.account else "-"
     summary = (
         f"{who} {progress.direction} {progress.path} {progress.bytes} bytes in "
@@ -320,7 +376,10 @@ def _report(session: Session, task: asyncio.Task[None], progress: Progress) -> b
         return False
     if error is None:
         log.info("done: %s", summary)
-        session.reply(ReplyCode.TRANSFER_COMPLETE, "Transfer complete.")
+        if kept_open:  # 226 says "closing data connection" (RFC 959 4.2.2)
+            session.reply(ReplyCode.FILE_ACTION_OK, "Transfer complete; data connection open.")
+        else:
+            session.reply(ReplyCode.TRANSFER_COMPLETE, "Transfer complete.")
         return True
     if isinstance(error, OSError):
         log.info("broken: %s (%s)", summary, error.strerror or error)
@@ -373,9 +432,13 @@ async def retrieve(session: Session, arg: str) -> None:
         kind = "ASCII" if ascii_mode else "BINARY"
         name = virtual_name(path)
 
+        blocks = session.block_mode
+
         async def body(sock: socket.socket, progress: Progress) -> None:
             if ascii_mode:
-                await send_file_ascii(sock, file, offset, progress)
+                await send_file_ascii(sock, file, offset, progress, blocks=blocks)
+            elif blocks:
+                await send_file_blocks(sock, file, offset, progress, size=total)
             else:
                 await send_file(sock, file, offset, progress, size=total)
 
@@ -392,9 +455,10 @@ async def retrieve(session: Session, arg: str) -> None:
 
 async def _store(session: Session, path: str, file: BinaryIO, direction: str, opening: str) -> None:
     ascii_mode = session.ascii_mode
+    receive = receive_blocks_to_file if session.block_mode else receive_to_file
 
     async def body(sock: socket.socket, progress: Progress) -> None:
-        await receive_to_file(sock, file, progress, ascii_mode=ascii_mode)
+        await receive(sock, file, progress, ascii_mode=ascii_mode)
 
     try:
         await run_transfer(session, direction=direction, path=path, opening=opening, body=body)
@@ -438,9 +502,10 @@ async def store_unique(session: Session, arg: str) -> None:
 
 async def _send_listing(session: Session, direction: str, arg: str, lines: list[str]) -> None:
     payload = "".join(line + "\r\n" for line in lines).encode("utf-8", "replace")
+    blocks = session.block_mode
 
     async def body(sock: socket.socket, progress: Progress) -> None:
-        await send_bytes(sock, payload, progress)
+        await send_payload(sock, payload, progress, blocks=blocks)
 
     shown = strip_list_options(arg) or session.cwd
     await run_transfer(
