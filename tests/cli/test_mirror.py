@@ -261,3 +261,23 @@ def test_parallel_mirror_makes_do_with_the_connections_the_server_allows(
         assert "no more connections: going on with 2" in result.stderr
     finally:
         server.stop()
+
+
+def test_mirror_keeps_one_data_connection_per_control_connection(
+    cli: Cli, ftpferry: Remote, tmp_path: Path
+) -> None:
+    make_tree(ftpferry.root)
+    down = cli.ok("mirror", "-v", "--parallel", "2", ftpferry.url(), tmp_path / "down")
+    assert files_of(tmp_path / "down") == TREE
+    (ftpferry.root / "back").mkdir()  # listed first (a refused MLSD costs a connection)
+    back = cli.ok("mirror", "-v", "-R", tmp_path / "down", ftpferry.url(path="back"))
+    assert files_of(ftpferry.root / "back") == TREE
+    for result, connections in ((down, 2), (back, 1)):
+        dialogue = result.stderr.splitlines()
+        assert sum(line.endswith("-> MODE B") for line in dialogue) == connections
+        assert sum(line.endswith("-> EPSV") for line in dialogue) == connections, result.stderr
+    back_url = ftpferry.url(path="back")
+    stream = cli.ok("mirror", "-v", "--no-block-mode", back_url, tmp_path / "stream")
+    assert files_of(tmp_path / "stream") == TREE
+    assert "MODE B" not in stream.stderr
+    assert sum(line.endswith("-> EPSV") for line in stream.stderr.splitlines()) > len(TREE)

@@ -10,6 +10,7 @@ when one of them runs.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -253,6 +254,12 @@ def put(src: Path, url: str, resume: bool, settings: ClientSettings) -> None:
     is_flag=True,
     help="Download: skip remote symbolic links instead of making them (and list with MLSD only).",
 )
+@click.option(
+    "--no-block-mode",
+    "no_block_mode",
+    is_flag=True,
+    help="Never ask for MODE B: a new data connection for every file and listing.",
+)
 @client_options
 def mirror(
     source: str,
@@ -261,6 +268,7 @@ def mirror(
     delete: bool,
     parallel: int,
     no_symlinks: bool,
+    no_block_mode: bool,
     settings: ClientSettings,
 ) -> None:
     """Copy only changed files: URL to DIR, or with --reverse DIR to URL.
@@ -269,8 +277,12 @@ def mirror(
     source's time (MFMT on the server, when offered).  A partial copy left
     by an interrupted run is continued (REST/APPE), not sent again.
     Downloads make remote symbolic links as local ones with the same
-    target, and never write through a local link.
+    target, and never write through a local link.  Servers that offer
+    MODE B (ftpferry does) keep one data connection per control
+    connection for all files, instead of one per file.
     """
+    if not no_block_mode:
+        settings = dataclasses.replace(settings, block_mode=True)
     _check_settings(settings)
     url, local = (target, source) if reverse else (source, target)
     connector = _connector(url, settings, parallel=parallel)

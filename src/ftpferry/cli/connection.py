@@ -41,6 +41,9 @@ class ClientSettings:
         sync_mode: one command at a time, never EPSV sent ahead with the
             transfer command (lftp's ``ftp:sync-mode``), for servers and
             firewalls that drop commands sent ahead.
+        block_mode: ask for MODE B and keep one data connection per
+            control connection (``mirror`` sets it; see
+            :attr:`ftpferry.client.ClientConfig.block_mode`).
         verbose: show the FTP dialogue.
         json: print one JSON document on stdout.
         quiet: no progress.
@@ -54,6 +57,7 @@ class ClientSettings:
     implicit_tls: bool = False
     timeout: float | None = None
     sync_mode: bool = False
+    block_mode: bool = False
     verbose: bool = False
     json: bool = False
     quiet: bool = False
@@ -68,6 +72,7 @@ class ClientSettings:
             cafile=self.cafile,
             implicit_tls=self.implicit_tls,
             pipeline=not self.sync_mode,
+            block_mode=self.block_mode,
             ask_password=ask_password,
         )
         if self.timeout is None:

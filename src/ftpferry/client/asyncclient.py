@@ -192,7 +192,10 @@ class AsyncFTPClient:
 
     async def close(self) -> None:
         """Say QUIT (briefly) and close; safe to call twice."""
-        session, self._session, self._opener = self._session, None, None
+        session, opener = self._session, self._opener
+        self._session = self._opener = None
+        if opener is not None:
+            opener.close()
         if session is None:
             return
         control = session.control
@@ -243,13 +246,15 @@ class AsyncFTPClient:
         connection do not work this way: use the transfer methods.
         """
         async with self._lock:
-            session, _ = self._opened()
+            session, opener = self._opened()
             reply = await session.control.command(line)
             while reply.category == 1:
                 reply = await session.control.read_reply()
             verb, _, argument = line.partition(" ")
             if verb.upper() == "TYPE" and reply.code == 200:
                 self._type = "A" if argument.strip().upper().startswith("A") else "I"
+            if verb.upper() == "MODE" and reply.code == 200:
+                opener.transfer_mode_set(argument.strip().upper() == "B")
             return reply
 
     async def site(self, command: str) -> Reply:

@@ -34,6 +34,13 @@ class ClientConfig:
         pipeline: once EPSV has worked on a connection, send it together
             with the transfer command (one round trip less per file); off
             for servers that drop commands sent before the previous reply.
+        block_mode: ask for ``MODE B`` before the first transfer and, when
+            the server agrees, keep one data connection open for all the
+            transfers of the session (RFC 959 3.3): no EPSV, connect and
+            close per file, which is what a mirror of many small files
+            spends its time on.  Refused, the session stays in stream mode.
+            Bytes are framed in 64 KiB blocks, so a single large file is
+            faster without it.
         active_address: the address to advertise in EPRT/PORT (behind NAT:
             the public one); default: the control connection's local address.
         active_ports: (low, high) ports to listen on in active mode; default:
@@ -68,6 +75,7 @@ class ClientConfig:
     use_epsv: bool = True
     use_eprt: bool = True
     pipeline: bool = True
+    block_mode: bool = False
     active_address: str | None = None
     active_ports: tuple[int, int] | None = None
     trust_pasv_address: bool = False
@@ -128,6 +136,7 @@ class ClientOptions(TypedDict, total=False):
     use_epsv: bool
     use_eprt: bool
     pipeline: bool
+    block_mode: bool
     active_address: str | None
     active_ports: tuple[int, int] | None
     trust_pasv_address: bool

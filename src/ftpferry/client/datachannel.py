@@ -20,6 +20,13 @@ Every transfer command (RETR, STOR, APPE, LIST, MLSD) goes through
   the mode's commands refused) the same steps are retried in the other
   mode, and the mode that worked is remembered process-wide.
 
+* **Block mode** (``block_mode``): ``MODE B`` before the first transfer;
+  when the server takes it, a data connection that carried a transfer to
+  its end-of-file block and got ``250`` (not ``226``, "closing") is kept
+  and the next transfer command is sent alone, answered with ``125``.  A
+  kept connection the server has closed (or would answer ``425`` for) is
+  dropped and a new one opened as above.
+
 ``REST`` is sent right before the transfer command, so a retry in the
 other mode repeats it.  With PROT P the TLS handshake on the data
 connection happens after the preliminary reply, resuming the control
@@ -33,6 +40,7 @@ import contextlib
 import ipaddress
 import logging
 import random
+import select
 import socket
 import ssl
 from dataclasses import dataclass
@@ -118,15 +126,31 @@ class DataConnectionBroken(Exception):
 
 
 class DataConnection:
-    """One open data connection: a raw non-blocking socket, maybe wrapped in TLS."""
+    """One open data connection: a raw non-blocking socket, maybe wrapped in TLS.
 
-    __slots__ = ("_sock", "_timeout", "_tls", "route")
+    ``blocks`` says its bytes are framed in block mode (MODE B), so it ends
+    each transfer with an end-of-file block instead of closing.
+    """
+
+    __slots__ = ("_sock", "_timeout", "_tls", "blocks", "route")
 
     def __init__(self, sock: socket.socket | None, route: DataRoute, *, timeout: float) -> None:
         self._sock = sock
         self._tls: ssl.SSLSocket | None = None
         self._timeout = timeout
         self.route = route
+        self.blocks = False
+
+    @property
+    def reusable(self) -> bool:
+        """Open, and nothing to read on it: a kept block-mode connection the
+        server has not closed (end of file, or stray bytes, make it readable)."""
+        sock = self._tls or self._sock
+        if sock is None or sock.fileno() < 0:
+            return False
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return not poller.poll(0)
 
     @property
     def zero_copy(self) -> bool:
@@ -137,6 +161,11 @@ class DataConnection:
     def timeout(self) -> float:
         """Seconds without progress before the transfer fails."""
         return self._timeout
+
+    @property
+    def has_socket(self) -> bool:
+        """False for a transfer the server finished without a data connection."""
+        return self._sock is not None
 
     def fileno(self) -> int:
         """The plain socket's descriptor (only when :attr:`zero_copy`)."""
@@ -221,7 +250,13 @@ class DataConnection:
             raise DataConnectionBroken(exc) from exc
 
     async def finish(self) -> None:
-        """Orderly end: close_notify for TLS, then FIN, so the server sees a complete file."""
+        """Orderly end: close_notify for TLS, then FIN, so the server sees a complete file.
+
+        A block-mode connection stays open: its end-of-file block said it
+        all, and the opener may keep it for the next transfer.
+        """
+        if self.blocks:
+            return
         if self._tls is not None:
             await tls_unwrap(self._tls)
         self.close()
@@ -238,9 +273,11 @@ class DataChannelOpener:
     """Opens data connections for one control connection (see the module docstring)."""
 
     __slots__ = (
+        "_blocks",
         "_control",
         "_eprt_refused",
         "_epsv_refused",
+        "_kept",
         "_pipeline_ready",
         "_server_key",
         "_ssl_context",
@@ -266,6 +303,8 @@ class DataChannelOpener:
         self._epsv_refused = not config.use_epsv
         self._eprt_refused = not config.use_eprt
         self._pipeline_ready = False
+        self._blocks: bool | None = None if config.block_mode else False
+        self._kept: DataConnection | None = None
 
     def _modes(self) -> list[ConcreteMode]:
         if self.config.mode == "passive":
@@ -277,6 +316,63 @@ class DataChannelOpener:
 
     async def open(self, command: str, *, rest: int = 0) -> tuple[DataConnection, Reply]:
         """Open the data connection for ``command``; returns it and the 1xx (or 2xx) reply."""
+        if self._blocks is None:
+            await self._ask_block_mode()
+        if self._kept is not None:
+            reused = await self._reuse(command, rest)
+            if reused is not None:
+                return reused
+        connection, reply = await self._open_new(command, rest)
+        connection.blocks = bool(self._blocks) and connection.has_socket
+        return connection, reply
+
+    async def _ask_block_mode(self) -> None:
+        reply = await self._control.command("MODE B")
+        self._blocks = reply.code == 200
+        if not self._blocks:
+            log.info("MODE B refused (%d %s): stream mode", reply.code, reply.text)
+
+    async def _reuse(self, command: str, rest: int) -> tuple[DataConnection, Reply] | None:
+        """Send ``command`` over the kept block-mode connection; None when it is gone."""
+        connection, self._kept = self._kept, None
+        assert connection is not None
+        if not connection.reusable:
+            connection.close()
+            return None
+        try:
+            reply = await self._start_command(command, rest, connection.route)
+        except DataConnectionError:  # 425: the server has no connection for us any more
+            connection.close()
+            return None
+        except BaseException:
+            connection.close()
+            raise
+        if reply.category == 2:  # done without data: the connection stays as it was
+            self._kept = connection
+            return DataConnection(None, connection.route, timeout=self.config.data_timeout), reply
+        return connection, reply
+
+    def keep(self, connection: DataConnection, final: Reply) -> None:
+        """After a block-mode transfer: keep its connection for the next one, unless
+        the server said it closes it (``226``) or it is not a block-mode one."""
+        if connection.blocks and final.code == 250 and self._kept is None:
+            self._kept = connection
+        else:
+            connection.close()
+
+    def transfer_mode_set(self, blocks: bool) -> None:
+        """MODE S or B was sent by hand (``quote``): the server closed any kept
+        data connection, and the next transfers are framed as it now expects."""
+        self._blocks = blocks
+        self.close()
+
+    def close(self) -> None:
+        """Close a kept data connection (the control connection is closing)."""
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
+
+    async def _open_new(self, command: str, rest: int) -> tuple[DataConnection, Reply]:
         modes = self._modes()
         failures: list[DataConnectionError] = []
         for index, mode in enumerate(modes):

@@ -4,7 +4,9 @@ Theory of operation
 -------------------
 A transfer is: open the data connection (which sends the command and reads
 its ``150``), move the bytes, end the data connection, then read the final
-reply, and with it the replies to any keep-alive NOOPs sent meanwhile.
+reply, and with it the replies to any keep-alive NOOPs sent meanwhile.  In
+block mode the data connection is not ended: after a ``250`` the opener
+keeps it for the next transfer.
 Servers differ in when they answer a NOOP sent during a transfer (ftpferry
 and vsftpd after the transfer, pyftpdlib at once), so while NOOPs are
 unanswered a 200 is taken for one of theirs: a transfer never ends with 200.
@@ -102,6 +104,8 @@ async def run_transfer(
         await _settle(control, known, ticker.noops)
         raise
     final = await collect_replies(control, known, ticker.noops)
+    if connection.blocks:
+        opener.keep(connection, final)
     if final.category != 2:
         raise ReplyError.from_reply(final, expected=(226, 250), command=plan.command)
     return TransferResult(

@@ -8,6 +8,10 @@
 * ASCII mode (TYPE A) converts line ends as the server does: local LF
   becomes CRLF on the wire, and CRLF from the wire becomes LF, keeping
   state across chunk borders.
+* Block mode (MODE B, see :mod:`ftpferry.protocol.blocks`): downloads read
+  until the end-of-file block and write the data between the headers with
+  one ``writev`` per read; uploads send header and data together.  The
+  connection stays open for the next transfer.
 
 After every chunk a :class:`Ticker` counts the bytes, calls the progress
 callback and, every ``keepalive`` seconds, writes a NOOP on the control
@@ -21,14 +25,29 @@ own reply (see ``AsyncFTPClient``).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from ftpferry.netio import DataSocketError, SpliceUnavailable, splice_to_file, write_all
+from ftpferry.netio import (
+    DataSocketError,
+    SpliceUnavailable,
+    splice_to_file,
+    write_all,
+    write_pieces,
+)
 from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
+from ftpferry.protocol.blocks import (
+    HEADER_SIZE,
+    MAX_BLOCK,
+    BlockDecoder,
+    BlockModeError,
+    block_header,
+    encode_blocks,
+)
 
 from .datachannel import DataConnection, DataConnectionBroken, DataRoute
 from .errors import FTPTimeout
@@ -48,6 +67,8 @@ SPLICE_FROM: Final = 1024 * 1024
 """Files known to be smaller go through ``recv_into``: for them a pipe's set-up
 (``pipe2``, growing it to 1 MiB, two closes) costs more than the copy saves."""
 SENDFILE_CHUNK: Final = 16 * 1024 * 1024
+BLOCK_SEND_CHUNK: Final = 16 * MAX_BLOCK
+LISTING_CHUNK: Final = 256 * 1024
 
 ProgressCallback = Callable[[int, "int | None"], object]
 """``progress(done, total)``: bytes of the file now transferred (including a
@@ -146,6 +167,9 @@ async def receive_to_file(
     the kernel; pass it only for an unbuffered file the client opened
     itself, whose position is the descriptor's.
     """
+    if connection.blocks:
+        await _receive_blocks(connection, file, ticker, ascii_mode=ascii_mode)
+        return
     small = ticker.total is not None and ticker.total - ticker.offset < SPLICE_FROM
     if splice and not small and not ascii_mode and connection.zero_copy and hasattr(os, "splice"):
         with contextlib.suppress(SpliceUnavailable):
@@ -167,6 +191,38 @@ async def receive_to_file(
         write_all(file, decoder.flush())
 
 
+async def _receive_blocks(
+    connection: DataConnection,
+    file: BinaryIO,
+    ticker: Ticker,
+    *,
+    ascii_mode: bool,
+    buffer_size: int | None = None,
+) -> None:
+    """Receive one file in block mode, up to its end-of-file block."""
+    decoder = BlockDecoder()
+    # By default room for a small file, its headers and its end-of-file block in one read.
+    buffer = bytearray(buffer_size or _buffer_size(ticker) + 2 * HEADER_SIZE)
+    view = memoryview(buffer)
+    text = AsciiDecoder() if ascii_mode else None
+    while not decoder.done:
+        count = await connection.recv_into(buffer)
+        if count == 0:
+            error = ConnectionResetError("the data connection closed before the end of the file")
+            raise DataConnectionBroken(error)
+        try:
+            pieces = decoder.feed(view[:count])
+        except BlockModeError as exc:
+            raise DataConnectionBroken(ConnectionResetError(str(exc))) from exc
+        if text is not None:
+            write_all(file, text.feed(b"".join(pieces)))
+        elif pieces:
+            write_pieces(file, pieces)
+        ticker(sum(len(piece) for piece in pieces))
+    if text is not None:
+        write_all(file, text.flush())
+
+
 def _buffer_size(ticker: Ticker) -> int:
     """A buffer the whole file fits in with a byte to spare for the EOF read,
     up to :data:`CHUNK`: a mirror of small files must not zero a megabyte each."""
@@ -186,7 +242,11 @@ async def _splice_to_file(connection: DataConnection, out_fd: int, ticker: Ticke
 
 async def receive_all(connection: DataConnection, ticker: Ticker) -> bytes:
     """Everything the server sends (a listing)."""
-    buffer = bytearray(256 * 1024)
+    if connection.blocks:
+        sink = io.BytesIO()
+        await _receive_blocks(connection, sink, ticker, ascii_mode=False, buffer_size=LISTING_CHUNK)
+        return sink.getvalue()
+    buffer = bytearray(LISTING_CHUNK)
     parts: list[bytes] = []
     while True:
         count = await connection.recv_into(buffer)
@@ -208,6 +268,9 @@ async def send_from_file(
     connection: DataConnection, file: BinaryIO, ticker: Ticker, *, ascii_mode: bool
 ) -> None:
     """Send ``file`` from its current position to its end."""
+    if connection.blocks:
+        await _send_blocks(connection, file, ticker, ascii_mode=ascii_mode)
+        return
     if not ascii_mode and connection.zero_copy and _regular_file_descriptor(file):
         offset = file.tell()
         while True:
@@ -229,3 +292,23 @@ async def send_from_file(
         else:
             await connection.sendall(chunk)
         ticker(len(chunk))
+
+
+async def _send_blocks(
+    connection: DataConnection, file: BinaryIO, ticker: Ticker, *, ascii_mode: bool
+) -> None:
+    """Send ``file`` from its current position in block mode, then the end-of-file
+    block: headers and data in one send per 1 MiB (bytes through Python; block
+    mode is for many small files, where that is cheaper than a connection each)."""
+    previous_was_cr = False
+    chunk = file.read(BLOCK_SEND_CHUNK)
+    if not chunk:  # nothing to send: just the end-of-file block
+        await connection.sendall(block_header(0, eof=True))
+    while chunk:
+        following = file.read(BLOCK_SEND_CHUNK)
+        data = chunk
+        if ascii_mode:
+            data, previous_was_cr = ascii_encode(chunk, previous_was_cr)
+        await connection.sendall(encode_blocks(data, eof=not following))
+        ticker(len(chunk))
+        chunk = following

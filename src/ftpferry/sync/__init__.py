@@ -18,10 +18,12 @@ The work is split by job:
   holds what a run reports, and the observer interface for progress;
 * :mod:`.remote` has the tree operations FTP lacks (``mkdir -p``, ``rm -r``).
 
-Example::
+Example (``block_mode=True``: one data connection per control connection
+for all the files, where the server offers MODE B; see
+:class:`ftpferry.client.ClientConfig`)::
 
     async def connect() -> AsyncFTPClient:
-        client = AsyncFTPClient.from_url(url)
+        client = AsyncFTPClient.from_url(url, block_mode=True)
         await client.connect()
         return client
 
