@@ -45,7 +45,17 @@ DEFAULT_OUTPUT = BENCH_DIR / "results" / "clients-latest.md"
 MiB = 1 << 20
 USER = "bench"
 CLIENTS = ("ftpferry", "lftp", "curl")
-OPERATIONS = ("download", "upload", "mirror-down", "mirror-up")
+OPERATIONS = (
+    "download",
+    "upload",
+    "mirror-down",
+    "mirror-up",
+    "mirror-down-stream",
+    "mirror-up-stream",
+)
+STREAM = "-stream"
+"""ftpferry's mirror with ``--no-block-mode``: what it does against a server
+without MODE B (lftp never asks for it), compared with lftp's same mirror."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,13 @@ def command_for(client: str, operation: str, job: Job) -> tuple[list[str], Path,
     if client == "curl":
         return None  # curl has no mirror
     parallel = str(job.parallel)
+    if operation.endswith(STREAM):
+        if client != "ftpferry":
+            return None
+        spec = command_for(client, operation.removesuffix(STREAM), job)
+        assert spec is not None
+        argv, landed, name = spec
+        return [*argv[:2], "--no-block-mode", *argv[2:]], landed, name  # after "mirror"
     if operation == "mirror-down":
         dest = work / f"mirror-{client}"
         argv = {
@@ -291,6 +308,8 @@ LABELS = {
     "upload": "upload {big}",
     "mirror-down": "mirror {n} files, server to local",
     "mirror-up": "mirror {n} files, local to server (-R)",
+    "mirror-down-stream": "mirror {n} files, server to local, stream mode",
+    "mirror-up-stream": "mirror {n} files, local to server (-R), stream mode",
 }
 
 
@@ -328,6 +347,10 @@ def report(
         "- seconds: wall time of the whole client process, start-up included; median of the "
         "runs (best in brackets); MB/s = 10^6 bytes / median seconds",
         "- vs lftp: lftp's median time / this client's (above 1.00x is faster than lftp)",
+        "- ftpferry's mirror asks for MODE B (block mode: one data connection per control "
+        "connection for all files) and ftpferry's server grants it; lftp does not use block "
+        "mode. The *stream mode* rows are ftpferry with `--no-block-mode`, as against a "
+        "server without MODE B, compared with the same lftp runs",
         "- start-up alone (`--version`, median of 5, bytecode caches warm): "
         + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in startups.items()),
         "",
@@ -339,10 +362,13 @@ def report(
     for operation in OPERATIONS:
         nbytes = operation_bytes(operation, plan, small_bytes)
         label = LABELS[operation].format(big=big, n=f"{plan.small_files:,}")
-        lftp = cells[("lftp", operation)].median
+        lftp = cells[("lftp", operation.removesuffix(STREAM))].median
         row = [label]
         for client in CLIENTS:
             cell = cells[(client, operation)]
+            if operation.endswith(STREAM) and client == "lftp":
+                row += ["(above)", "-"]
+                continue
             if client == "curl" and operation.startswith("mirror"):
                 row += ["-", "-", "-"]
                 continue
