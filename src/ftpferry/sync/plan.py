@@ -51,9 +51,10 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from .tree import FileState, Skipped, Tree
+if TYPE_CHECKING:
+    from .tree import FileState, Skipped, Tree
 
 __all__ = ["Conflict", "Link", "MirrorPlan", "Removal", "Transfer", "leaves_root", "plan_mirror"]
 

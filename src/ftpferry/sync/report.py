@@ -10,9 +10,10 @@ the command line turns into text or JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from .plan import Link, MirrorPlan, Removal, Transfer
+if TYPE_CHECKING:
+    from .plan import Link, MirrorPlan, Removal, Transfer
 
 __all__ = [
     "Direction",
