@@ -115,6 +115,7 @@ class _Run:
         self.pool = pool
         self.observer = observer
         self.queue = collections.deque(plan.transfers)
+        self.local_root = os.fspath(target.local_root)
         self.outcomes: list[TransferOutcome] = []
         self.created: list[str] = []
         self.removed: list[Removal] = []
@@ -227,7 +228,8 @@ class _Run:
     async def _move(
         self, client: AsyncFTPClient, slot: int, item: Transfer, attempt: int
     ) -> TransferOutcome:
-        local = local_path(self.target.local_root, item.path)
+        # A string, not a Path: a mirror of many small files feels every object per file.
+        local = os.path.join(self.local_root, *item.path.split("/"))
         remote = remote_path(self.target.remote_root, item.path)
         observer = self.observer
 
