@@ -12,7 +12,6 @@ each prompt again.
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import itertools
 import sys
 from dataclasses import dataclass
@@ -119,6 +118,8 @@ class Connector:
         return head + path.lstrip("/")
 
     def _prompt(self, message: str) -> str:
+        import getpass  # noqa: PLC0415 - start-up time: prompting is rare
+
         self._password = getpass.getpass(message)
         return self._password
 

@@ -12,7 +12,6 @@ traceback.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -32,6 +31,8 @@ Work = Callable[[ProgressView], Coroutine[Any, Any, Rendered]]
 
 
 def _emit_json(document: dict[str, Any]) -> None:
+    import json  # noqa: PLC0415 - start-up time: only --json needs it
+
     sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

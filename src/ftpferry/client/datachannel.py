@@ -39,7 +39,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import random
 import select
 import socket
 import ssl
@@ -562,6 +561,8 @@ class DataChannelOpener:
         bind_host = control.local_host
         ports: list[int] = [0]
         if self.config.active_ports is not None:
+            import random  # noqa: PLC0415 - start-up time: only active port ranges need it
+
             low, high = self.config.active_ports
             ports = random.sample(range(low, high + 1), high - low + 1)
         last_error: OSError | None = None

@@ -16,7 +16,6 @@ The order is fixed by the RFCs and by what real servers accept:
 
 from __future__ import annotations
 
-import getpass
 import logging
 import ssl
 from dataclasses import dataclass
@@ -155,6 +154,8 @@ async def _login(
                 command=f"USER {login.user} (no password in the URL, FTPFERRY_PASSWORD "
                 "or ~/.netrc, and prompting is off)",
             )
+        import getpass  # noqa: PLC0415 - start-up time: prompting is rare
+
         prompt = config.password_prompt or getpass.getpass
         login = ResolvedLogin(
             user=login.user,

@@ -20,7 +20,6 @@ allows one.  Anonymous login is used when there is no user at all.
 from __future__ import annotations
 
 import logging
-import netrc
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -167,6 +166,8 @@ def _from_netrc(
     path = Path(netrc_file) if netrc_file is not None else Path.home() / ".netrc"
     if not path.is_file():
         return None
+    import netrc  # noqa: PLC0415 - start-up time: most URLs carry their password
+
     try:
         # netrc.netrc() checks ownership and permissions only for the default
         # file, so always pass the path explicitly for predictable behaviour.
