@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ftpferry.client import FTPClient
+from ftpferry.client import FTPClient, PermanentError
 
 from .conftest import Remote
 
@@ -48,6 +48,8 @@ def test_every_transfer_shares_one_data_connection(
             result = client.download(name, tmp_path / name)
             assert (tmp_path / name).read_bytes() == data
             assert result.reply is not None and result.reply.code == 250
+        with pytest.raises(PermanentError, match="550"):
+            client.download("missing.bin", tmp_path / "missing.bin")
         partial = tmp_path / "partial.bin"
         partial.write_bytes(contents["f3.bin"][:1000])
         client.download("f3.bin", partial, resume=True)  # REST over the kept connection

@@ -343,6 +343,9 @@ class DataChannelOpener:
         except DataConnectionError:  # 425: the server has no connection for us any more
             connection.close()
             return None
+        except (ReplyError, UnsupportedCommand):
+            self._kept = connection  # refused before any data: the connection is as it was
+            raise
         except BaseException:
             connection.close()
             raise
