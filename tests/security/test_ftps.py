@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from ftpferry.protocol.blocks import BlockDecoder
 from tests.conftest import PASSWORD, USER, RawClient, ServerProcess, have, start_server
 from tests.integration.support import (
     check_ok,
@@ -715,3 +716,38 @@ def test_tls_handshake_garbage_after_auth(tls_server: ServerProcess) -> None:
         read_until_closed(client.sock, timeout=20)
     assert tls_server.alive()
     assert can_log_in(tls_server)
+
+
+def _block_file(client: RawClient, data: socket.socket) -> bytes:
+    """One file's blocks off a block-mode data connection, then its final reply."""
+    decoder = BlockDecoder()
+    contents = bytearray()
+    while not decoder.done:
+        for piece in decoder.feed(data.recv(65536)):
+            contents += piece
+    assert client.read_reply()[0] == 250
+    return bytes(contents)
+
+
+def test_block_mode_keeps_the_tls_data_connection_and_prot_drops_it(
+    tls_server: ServerProcess,
+) -> None:
+    (tls_server.root / "block.txt").write_bytes(b"kept under TLS\n")
+    with TlsRawClient(tls_server.host, tls_server.port) as client:
+        client.starttls()
+        assert client.command("PBSZ 0")[0] == 200
+        assert client.command("PROT P")[0] == 200
+        client.login()
+        assert client.command("MODE B")[0] == 200
+        code, text = client.command("EPSV")
+        assert code == 229, text
+        raw = socket.create_connection((tls_server.host, int(text.split("|")[3])), timeout=10)
+        assert client.command("RETR block.txt")[0] == 150
+        with insecure_context().wrap_socket(raw, server_hostname=tls_server.host) as data:
+            assert _block_file(client, data) == b"kept under TLS\n"
+            assert client.command("RETR block.txt")[0] == 125  # no new connection or handshake
+            assert _block_file(client, data) == b"kept under TLS\n"
+            # A protection level change must not leave a connection made under the old one.
+            assert client.command("PROT C")[0] == 200
+            assert data.recv(1) == b""
+        assert client.command("RETR block.txt")[0] == 425

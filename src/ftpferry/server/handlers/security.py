@@ -59,6 +59,7 @@ async def auth(session: Session, arg: str) -> None:
         return
     session.transport = secure
     session.tls_active = True
+    session.close_data_channel()  # nothing made before the handshake carries on after it
     # RFC 4217 12.1: a legacy "AUTH SSL" implies protected data as well.
     if mechanism in {"SSL", "TLS-P"}:
         session.prot_private = True
@@ -84,12 +85,14 @@ async def protection_level(session: Session, arg: str) -> None:
         session.reply(ReplyCode.BAD_SEQUENCE, "PROT needs AUTH TLS and PBSZ 0 first.")
         return
     if level == "P":
+        session.close_data_channel()  # one kept by block mode was made under the old level
         session.prot_private = True
         session.reply(ReplyCode.OK, "Data connections will be protected (PROT P).")
     elif level == "C":
         if session.data_protection_required:
             session.reply(ReplyCode.POLICY_REQUIRES_TLS, "Policy requires PROT P.")
             return
+        session.close_data_channel()
         session.prot_private = False
         session.reply(ReplyCode.OK, "Data connections will be in clear text (PROT C).")
     elif level in {"S", "E"}:
