@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import Remote, start_ftpferry
+from tests.client.conftest import Remote, start_ftpferry, start_pyftpdlib
 
 from .conftest import Cli, sha256
 
@@ -281,3 +281,15 @@ def test_mirror_keeps_one_data_connection_per_control_connection(
     assert files_of(tmp_path / "stream") == TREE
     assert "MODE B" not in stream.stderr
     assert sum(line.endswith("-> EPSV") for line in stream.stderr.splitlines()) > len(TREE)
+
+
+def test_mirror_with_a_server_that_takes_mode_b_without_doing_it(cli: Cli, tmp_path: Path) -> None:
+    lying = start_pyftpdlib(tmp_path, "--say-mode-b")
+    try:
+        make_tree(tmp_path / "site")
+        cli.ok("mirror", "-R", "--parallel", "2", tmp_path / "site", lying.url(path="site"))
+        assert files_of(lying.root / "site") == TREE  # no block headers stored in a file
+        cli.ok("mirror", "--parallel", "2", lying.url(path="site"), tmp_path / "back")
+        assert files_of(tmp_path / "back") == TREE
+    finally:
+        lying.stop()

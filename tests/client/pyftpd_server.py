@@ -10,6 +10,8 @@ server behaviours ftpferry does not have:
   commands answer ``500 Command not understood`` and leave FEAT;
 * ``--masquerade ADDR``: the address PASV replies name;
 * ``--certfile``/``--keyfile``: FTPS (AUTH TLS, PBSZ, PROT); needs pyOpenSSL;
+* ``--say-mode-b``: ``MODE B`` is answered ``200`` but the data stays in
+  stream mode, as a server that accepts what it does not do;
 * ``--inject-listing FILE``: a hostile server.  FILE is JSON,
   ``{"dir": {"LIST": [lines], "MLSD": [lines]}}`` with ``dir`` relative to
   the root ("" for the root); those lines are sent after the real entries
@@ -145,6 +147,15 @@ def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
         self._extra_feats = [*self._extra_feats, *extra_feats]
 
     namespace["__init__"] = __init__
+    if args.say_mode_b:
+
+        def ftp_MODE(self: Any, line: str) -> None:
+            if line.strip().upper() == "B":
+                self.respond("200 MODE set to B.")  # and streams all the same
+                return
+            base.ftp_MODE(self, line)
+
+        namespace["ftp_MODE"] = ftp_MODE
     if args.inject_listing:
         with open(args.inject_listing, encoding="utf-8") as file:
             namespace["abstracted_fs"] = _injecting_filesystem(json.load(file))
@@ -164,6 +175,7 @@ def main() -> None:
     parser.add_argument("--no-eprt", action="store_true")
     parser.add_argument("--no-mlst", action="store_true")
     parser.add_argument("--no-mfmt", action="store_true")
+    parser.add_argument("--say-mode-b", action="store_true")
     parser.add_argument("--certfile", default=None)
     parser.add_argument("--keyfile", default=None)
     parser.add_argument("--inject-listing", default=None)

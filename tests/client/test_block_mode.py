@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ftpferry.client import FTPClient, PermanentError
 
-from .conftest import Remote
+from .conftest import Remote, start_pyftpdlib
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +42,9 @@ def test_every_transfer_shares_one_data_connection(
     caplog.set_level(logging.DEBUG, logger="ftpferry.client")
     contents = {f"f{index}.bin": os.urandom(index * 70_000) for index in range(4)}
     with block_client(ftpferry, mode) as client:
+        # A listing first proves block mode (an upload first would prove it by
+        # SIZE, on a connection then closed: see the lying server below).
+        assert list(client.listdir()) == []
         for name, data in contents.items():
             client.upload(io.BytesIO(data), name)
         assert sorted(entry.name for entry in client.listdir()) == sorted(contents)
@@ -93,3 +97,35 @@ def test_servers_without_block_mode_get_stream_mode(
     assert sent(caplog, "MODE B") == 1
     expected_connections = 1 if remote.name == "ftpferry" else 3
     assert sent(caplog, "EPSV") + sent(caplog, "PASV") == expected_connections, caplog.text
+
+
+@pytest.fixture
+def lying(tmp_path: Path) -> Iterator[Remote]:
+    """pyftpdlib answering 200 to MODE B and sending stream data all the same."""
+    server = start_pyftpdlib(tmp_path, "--say-mode-b")
+    yield server
+    server.stop()
+
+
+def test_a_server_that_takes_mode_b_without_doing_it_gets_stream_mode(
+    lying: Remote, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Nothing is lost: the first download or listing finds no blocks and runs
+    again in stream mode; the first upload's size gives the lie away and it is
+    sent again."""
+    caplog.set_level(logging.DEBUG, logger="ftpferry.client")
+    payload = os.urandom(100_000)
+    lying.put("a.bin", payload)
+    with block_client(lying, "passive") as client:  # a download first
+        client.download("a.bin", tmp_path / "a.bin")
+        assert (tmp_path / "a.bin").read_bytes() == payload
+        client.upload(io.BytesIO(payload[:5000]), "b.bin")
+        assert [entry.name for entry in client.listdir()] == ["a.bin", "b.bin"]
+    assert (lying.root / "b.bin").read_bytes() == payload[:5000]
+    with block_client(lying, "passive") as client:  # an upload first
+        client.upload(io.BytesIO(payload), "c.bin")
+        assert sorted(client.nlst()) == ["a.bin", "b.bin", "c.bin"]
+    assert (lying.root / "c.bin").read_bytes() == payload
+    assert sent(caplog, "MODE S") == 2, caplog.text
+    assert "accepted MODE B but sends no blocks" in caplog.text
+    assert "accepted MODE B but stored the blocks" in caplog.text

@@ -31,7 +31,7 @@ from typing import BinaryIO, Final, Literal, Self, Unpack
 from ftpferry.protocol.listing import format_mdtm
 
 from .config import ClientConfig, ClientOptions
-from .datachannel import DataChannelOpener, DataConnection, DataRoute
+from .datachannel import BlockModeUnsupported, DataChannelOpener, DataConnection, DataRoute
 from .entries import Entry, EntryKind, Listing, mdtm_to_datetime, parse_mlsd, parse_mlsx_line
 from .errors import ConnectionLost, FTPError, ReplyError, UnsupportedCommand
 from .listparse import parse_list
@@ -448,7 +448,7 @@ class AsyncFTPClient:
         plan = TransferPlan(
             command=command, remote=path, direction="listing", feature=command.split(" ", 1)[0]
         )
-        await self._run(plan, body, progress=None)
+        await self._run(plan, body, progress=None, restartable=True)
         return b"".join(chunks)
 
     async def stat(self, path: str) -> Entry:
@@ -615,7 +615,8 @@ class AsyncFTPClient:
             offset=offset,
             total=total,
         )
-        return await self._run(plan, body, progress=progress)
+        # A file the client opened itself (``splice``) is opened again from the start.
+        return await self._run(plan, body, progress=progress, restartable=splice)
 
     async def upload(
         self,
@@ -665,6 +666,9 @@ class AsyncFTPClient:
                 offset = remote_size
                 file.seek(start + offset)
         command = f"APPE {remote}" if offset else f"STOR {remote}"
+        _, opener = self._opened()
+        if ascii_mode or total is None:
+            opener.avoid_unproven_blocks()  # the size check below could not tell
 
         async def body(connection: DataConnection, ticker: Ticker) -> None:
             await send_from_file(connection, file, ticker, ascii_mode=ascii_mode)
@@ -677,15 +681,41 @@ class AsyncFTPClient:
             offset=offset,
             total=None if total is None else total - start,
         )
-        return await self._run(plan, body, progress=progress)
+        result = await self._run(plan, body, progress=progress)
+        if opener.blocks_unproven and total is not None:
+            # The first upload in block mode: a server that took MODE B without
+            # doing it has stored the block headers too, which SIZE shows.
+            if await self._size_or_none(remote) == total - start:
+                opener.prove_blocks()
+            else:
+                log.warning("the server accepted MODE B but stored the blocks; using stream mode")
+                opener.abandon_block_mode()
+                file.seek(start)
+                return await self._store(file, remote, False, ascii_mode, progress)
+        return result
 
     async def _run(
-        self, plan: TransferPlan, body: Body, *, progress: ProgressCallback | None
+        self,
+        plan: TransferPlan,
+        body: Body,
+        *,
+        progress: ProgressCallback | None,
+        restartable: bool = False,
     ) -> TransferResult:
+        """Run one transfer; once more, in stream mode, when block mode turned out
+        not to work and ``body`` can start over (a listing, a file opened here)."""
         session, opener = self._opened()
-        result = await run_transfer(
-            session.control, opener, plan, body, progress=progress, keepalive=self.config.keepalive
-        )
+        keepalive = self.config.keepalive
+        try:
+            result = await run_transfer(
+                session.control, opener, plan, body, progress=progress, keepalive=keepalive
+            )
+        except BlockModeUnsupported:
+            if not restartable:
+                raise
+            result = await run_transfer(
+                session.control, opener, plan, body, progress=progress, keepalive=keepalive
+            )
         self.last_route = result.route
         self.last_transfer = result
         return result

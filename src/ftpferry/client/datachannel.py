@@ -25,7 +25,11 @@ Every transfer command (RETR, STOR, APPE, LIST, MLSD) goes through
   its end-of-file block and got ``250`` (not ``226``, "closing") is kept
   and the next transfer command is sent alone, answered with ``125``.  A
   kept connection the server has closed (or would answer ``425`` for) is
-  dropped and a new one opened as above.
+  dropped and a new one opened as above.  Block mode is *unproven* until
+  a download or listing arrived properly framed (or an upload's SIZE
+  matched, see ``AsyncFTPClient``): a server that says yes to MODE B and
+  sends stream data anyway is caught there, and the connection goes back
+  to stream mode (``MODE S``) before anything is kept.
 
 ``REST`` is sent right before the transfer command, so a retry in the
 other mode repeats it.  With PROT P the TLS handshake on the data
@@ -81,7 +85,14 @@ from .modes import (
 )
 from .replies import Reply
 
-__all__ = ["DataChannelOpener", "DataConnection", "DataConnectionBroken", "DataRoute"]
+__all__ = [
+    "BlockFramingBroken",
+    "BlockModeUnsupported",
+    "DataChannelOpener",
+    "DataConnection",
+    "DataConnectionBroken",
+    "DataRoute",
+]
 
 log = logging.getLogger("ftpferry.client")
 
@@ -122,6 +133,17 @@ class DataConnectionBroken(Exception):
     def __init__(self, error: OSError) -> None:
         self.error = error
         super().__init__(error.strerror or str(error) or type(error).__name__)
+
+
+class BlockFramingBroken(DataConnectionBroken):
+    """A block-mode transfer's bytes were not blocks, or ended without the
+    end-of-file block.  Before block mode has worked once on a connection
+    this means a server that said yes to MODE B without doing it."""
+
+
+class BlockModeUnsupported(DataConnectionError):
+    """The server accepted MODE B but does not frame its data: the opener is
+    back in stream mode, and the transfer can run again (nothing was kept)."""
 
 
 class DataConnection:
@@ -273,10 +295,12 @@ class DataChannelOpener:
 
     __slots__ = (
         "_blocks",
+        "_blocks_proven",
         "_control",
         "_eprt_refused",
         "_epsv_refused",
         "_kept",
+        "_mode_reset",
         "_pipeline_ready",
         "_server_key",
         "_ssl_context",
@@ -303,6 +327,8 @@ class DataChannelOpener:
         self._eprt_refused = not config.use_eprt
         self._pipeline_ready = False
         self._blocks: bool | None = None if config.block_mode else False
+        self._blocks_proven = False
+        self._mode_reset = False
         self._kept: DataConnection | None = None
 
     def _modes(self) -> list[ConcreteMode]:
@@ -317,6 +343,9 @@ class DataChannelOpener:
         """Open the data connection for ``command``; returns it and the 1xx (or 2xx) reply."""
         if self._blocks is None:
             await self._ask_block_mode()
+        elif self._mode_reset:
+            self._mode_reset = False
+            await self._control.command("MODE S")  # whatever it says: stream is what it sends
         if self._kept is not None:
             reused = await self._reuse(command, rest)
             if reused is not None:
@@ -354,18 +383,49 @@ class DataChannelOpener:
             return DataConnection(None, connection.route, timeout=self.config.data_timeout), reply
         return connection, reply
 
-    def keep(self, connection: DataConnection, final: Reply) -> None:
+    def keep(self, connection: DataConnection, final: Reply, *, proven: bool) -> None:
         """After a block-mode transfer: keep its connection for the next one, unless
-        the server said it closes it (``226``) or it is not a block-mode one."""
+        the server said it closes it (``226``) or it is not a block-mode one.
+
+        ``proven``: the transfer came in well-framed blocks (a download or
+        listing), so block mode is known to work here.
+        """
+        if proven and final.category == 2:
+            self._blocks_proven = True
         if connection.blocks and final.code == 250 and self._kept is None:
             self._kept = connection
         else:
             connection.close()
 
+    @property
+    def blocks_unproven(self) -> bool:
+        """In block mode, and no transfer has shown yet that the server frames its data."""
+        return bool(self._blocks) and not self._blocks_proven
+
+    def prove_blocks(self) -> None:
+        """An upload's size came out right: block mode works here."""
+        self._blocks_proven = True
+
+    def avoid_unproven_blocks(self) -> None:
+        """The next transfer could not show whether block mode works (an ASCII
+        or unseekable upload): use stream mode unless block mode is proven."""
+        if self._blocks is None:
+            self._blocks = False  # never asked: do not ask
+        elif self.blocks_unproven:
+            self.abandon_block_mode()
+
+    def abandon_block_mode(self) -> None:
+        """Stream mode from now on (``MODE S`` goes out before the next transfer):
+        the server took MODE B without doing it, or it cannot be checked."""
+        self._blocks = False
+        self._mode_reset = True
+        self.close()
+
     def transfer_mode_set(self, blocks: bool) -> None:
         """MODE S or B was sent by hand (``quote``): the server closed any kept
         data connection, and the next transfers are framed as it now expects."""
         self._blocks = blocks
+        self._mode_reset = False
         self.close()
 
     def close(self) -> None:

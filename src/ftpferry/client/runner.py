@@ -23,18 +23,27 @@ raised as they are.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
 from .control import ControlConnection
-from .datachannel import DataChannelOpener, DataConnection, DataConnectionBroken
+from .datachannel import (
+    BlockFramingBroken,
+    BlockModeUnsupported,
+    DataChannelOpener,
+    DataConnection,
+    DataConnectionBroken,
+)
 from .errors import ConnectionLost, DataConnectionError, FTPError, ReplyError, UnsupportedCommand
 from .replies import Reply
 from .transfer import ProgressCallback, Ticker, TransferResult
 
 __all__ = ["Body", "TransferPlan", "run_transfer"]
+
+log = logging.getLogger("ftpferry.client")
 
 SETTLE_TIMEOUT: Final = 10.0
 """Seconds to wait for the pending replies after a transfer failed."""
@@ -94,10 +103,26 @@ async def run_transfer(
     known = first if first.category == 2 else None
     try:
         await body(connection, ticker)
+        if connection.blocks and plan.direction == "upload" and opener.blocks_unproven:
+            # A server that took MODE B without doing it waits for the end of
+            # the connection to end the file: end it, keep nothing (see AsyncFTPClient).
+            connection.blocks = False
         await connection.finish()
     except DataConnectionBroken as exc:
         connection.close()
         reply = await _settle(control, known, ticker.noops)
+        if isinstance(exc, BlockFramingBroken) and opener.blocks_unproven:
+            log.warning("the server accepted MODE B but sends no blocks; using stream mode")
+            opener.abandon_block_mode()
+            route = connection.route
+            raise BlockModeUnsupported(
+                f"{plan.command}: the server accepted MODE B but sent no blocks ({exc})",
+                mode=route.command,
+                address=route.host,
+                port=route.port,
+                os_error=exc.error,
+                reply=reply,
+            ) from exc.error
         _raise_broken(plan, connection, ticker, exc, reply)
     except BaseException:
         connection.close()
@@ -105,7 +130,7 @@ async def run_transfer(
         raise
     final = await collect_replies(control, known, ticker.noops)
     if connection.blocks:
-        opener.keep(connection, final)
+        opener.keep(connection, final, proven=plan.direction != "upload")
     if final.category != 2:
         raise ReplyError.from_reply(final, expected=(226, 250), command=plan.command)
     return TransferResult(

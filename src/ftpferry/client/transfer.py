@@ -49,7 +49,7 @@ from ftpferry.protocol.blocks import (
     encode_blocks,
 )
 
-from .datachannel import DataConnection, DataConnectionBroken, DataRoute
+from .datachannel import BlockFramingBroken, DataConnection, DataConnectionBroken, DataRoute
 from .errors import FTPTimeout
 from .replies import Reply
 
@@ -209,11 +209,11 @@ async def _receive_blocks(
         count = await connection.recv_into(buffer)
         if count == 0:
             error = ConnectionResetError("the data connection closed before the end of the file")
-            raise DataConnectionBroken(error)
+            raise BlockFramingBroken(error)
         try:
             pieces = decoder.feed(view[:count])
         except BlockModeError as exc:
-            raise DataConnectionBroken(ConnectionResetError(str(exc))) from exc
+            raise BlockFramingBroken(ConnectionResetError(str(exc))) from exc
         if text is not None:
             write_all(file, text.feed(b"".join(pieces)))
         elif pieces:
