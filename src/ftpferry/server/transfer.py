@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import socket
 import ssl
@@ -40,7 +41,13 @@ from ftpferry.netio import (
     write_pieces,
 )
 from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
-from ftpferry.protocol.blocks import MAX_BLOCK, BlockDecoder, block_header, encode_blocks
+from ftpferry.protocol.blocks import (
+    MAX_BLOCK,
+    BlockDecoder,
+    BlockModeError,
+    block_header,
+    encode_blocks,
+)
 
 __all__ = [
     "Progress",
@@ -262,7 +269,10 @@ async def receive_blocks_to_file(
             count = await loop.sock_recv_into(sock, buffer)
         if count == 0:
             raise ConnectionResetError("the data connection closed before the end-of-file block")
-        pieces = decoder.feed(memoryview(buffer)[:count])
+        try:
+            pieces = decoder.feed(memoryview(buffer)[:count])
+        except BlockModeError as exc:  # the client's fault: a broken transfer, not ours
+            raise ConnectionAbortedError(errno.ECONNABORTED, f"not block mode: {exc}") from exc
         progress.bytes += sum(len(piece) for piece in pieces)
         if text is not None:
             write_all(file, text.feed(b"".join(pieces)))
