@@ -690,7 +690,7 @@ class AsyncFTPClient:
             else:
                 log.warning("the server accepted MODE B but stored the blocks; using stream mode")
                 opener.abandon_block_mode()
-                file.seek(start)
+                file.seek(start)  # all of it again: an APPE would append to the damage
                 return await self._store(file, remote, False, ascii_mode, progress)
         return result
 

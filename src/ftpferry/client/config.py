@@ -38,9 +38,11 @@ class ClientConfig:
             the server agrees, keep one data connection open for all the
             transfers of the session (RFC 959 3.3): no EPSV, connect and
             close per file, which is what a mirror of many small files
-            spends its time on.  Refused, the session stays in stream mode.
-            Bytes are framed in 64 KiB blocks, so a single large file is
-            faster without it.
+            spends its time on.  Refused, the session stays in stream mode;
+            accepted but not done (stream data after all), the first
+            transfer shows it and is run again in stream mode.  Bytes are
+            framed in 64 KiB blocks, so a single large file is faster
+            without it.
         active_address: the address to advertise in EPRT/PORT (behind NAT:
             the public one); default: the control connection's local address.
         active_ports: (low, high) ports to listen on in active mode; default:
