@@ -194,6 +194,9 @@ async def send_file_blocks(
     while True:
         count = min(size - offset, MAX_BLOCK)
         header = block_header(count, eof=offset + count >= size)
+        if not count:  # an empty file: no data would push a corked header out
+            await _send_framed(sock, header, 0, progress)
+            return
         await _send_all_more(sock, header)
         end = offset + count
         while offset < end:
