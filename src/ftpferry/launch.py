@@ -8,11 +8,19 @@ nothing.  So imports run with the collector off, and ``gc.freeze`` then
 moves everything they created out of its reach: collections during the
 command (a mirror of thousands of files allocates a lot) only look at new
 objects.
+
+At the end the process leaves with ``os._exit`` once its output is
+flushed: the interpreter's teardown (freeing every module and object one
+by one) would otherwise add some ten milliseconds to every command, for
+nothing the operating system does not do at once.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
+import os
+import sys
 
 __all__ = ["main"]
 
@@ -25,4 +33,25 @@ def main() -> None:
     finally:
         gc.enable()
     gc.freeze()
-    command_line()
+    try:
+        command_line()
+    except SystemExit as exc:
+        _exit_now(exc.code)
+
+
+def _exit_now(code: object) -> None:
+    """Exit as ``sys.exit(code)`` would, without the interpreter's teardown."""
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): the message goes to stderr, the status is 1
+        print(code, file=sys.stderr)
+        status = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: the command has said so already
+            pass
+    os._exit(status)

@@ -35,12 +35,15 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 def _modules_after(*argv: str) -> set[str]:
     """The ftpferry modules a command line run has loaded when it ends."""
+    # The entry point ends with os._exit (no teardown, no atexit): report from there.
     script = (
-        "import sys, atexit\n"
-        "def report():\n"
+        "import os, sys\n"
+        "real_exit = os._exit\n"
+        "def report(status):\n"
         "    names = [m for m in sys.modules if m.startswith('ftpferry')]\n"
-        "    print('LOADED', *names)\n"
-        "atexit.register(report)\n"
+        "    print('LOADED', *names, flush=True)\n"
+        "    real_exit(status)\n"
+        "os._exit = report\n"
         f"sys.argv = ['ftpferry', *{list(argv)!r}]\n"
         "from ftpferry.launch import main\n"
         "main()\n"
