@@ -129,3 +129,23 @@ def test_a_server_that_takes_mode_b_without_doing_it_gets_stream_mode(
     assert sent(caplog, "MODE S") == 2, caplog.text
     assert "accepted MODE B but sends no blocks" in caplog.text
     assert "accepted MODE B but stored the blocks" in caplog.text
+
+
+def test_ascii_and_appended_uploads_in_block_mode(
+    ftpferry: Remote, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="ftpferry.client")
+    text = b"one\ntwo\nthree\n" * 10_000  # LF here, CRLF on the wire, in blocks
+    with block_client(ftpferry, "passive") as client:
+        list(client.listdir())  # proves block mode
+        client.upload(io.BytesIO(text), "text.txt", ascii_mode=True)
+        assert (ftpferry.root / "text.txt").read_bytes() == text  # the server stores LF
+        client.download("text.txt", tmp_path / "text.txt", ascii_mode=True)
+        assert (tmp_path / "text.txt").read_bytes() == text
+        ftpferry.put("grow.bin", text[:1000])
+        local = tmp_path / "grow.bin"
+        local.write_bytes(text)
+        client.upload(local, "grow.bin", resume=True)  # SIZE, then APPE of the rest
+    assert (ftpferry.root / "grow.bin").read_bytes() == text
+    assert sent(caplog, "APPE") == 1
+    assert sent(caplog, "EPSV") == 1, caplog.text
