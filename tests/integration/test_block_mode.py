@@ -140,6 +140,16 @@ def test_without_a_kept_connection_a_transfer_needs_epsv_again(client: RawClient
     assert code == 425, text
 
 
+def test_a_kept_connection_the_client_closed_is_not_used(client: RawClient) -> None:
+    data = open_epsv(client)
+    assert retr(client, data, "a.bin")[0] == 150
+    data.close()
+    code, text = client.command("RETR a.bin")
+    assert code == 425, text  # not 125 and then 426 over a dead connection
+    data = open_epsv(client)
+    assert retr(client, data, "a.bin") == (150, b"A" * 5000, 250)
+
+
 def test_upload_cut_before_the_end_of_file_block(client: RawClient, server: ServerProcess) -> None:
     data = open_epsv(client)
     assert client.command("STOR cut.bin")[0] == 150
