@@ -38,6 +38,7 @@ __all__ = [
     "tls_unwrap",
     "wait_readable",
     "wait_writable",
+    "nothing_to_read",
     "write_all",
     "write_pieces",
     "receive_buffer",
@@ -220,6 +221,14 @@ def write_all(file: BinaryIO, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[file.write(view) :]
+
+
+def nothing_to_read(sock: socket.socket) -> bool:
+    """True when ``sock`` has neither bytes nor an end of file waiting: a data
+    connection kept open by block mode that the peer has not closed."""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return not poller.poll(0)
 
 
 def write_pieces(file: BinaryIO, pieces: list[memoryview]) -> None:

@@ -43,7 +43,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import select
 import socket
 import ssl
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from typing import BinaryIO, Final
 
 from ftpferry.netio import (
     connect_socket,
+    nothing_to_read,
     tls_handshake,
     tls_recv_into,
     tls_sendall,
@@ -167,11 +167,7 @@ class DataConnection:
         """Open, and nothing to read on it: a kept block-mode connection the
         server has not closed (end of file, or stray bytes, make it readable)."""
         sock = self._tls or self._sock
-        if sock is None or sock.fileno() < 0:
-            return False
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN)
-        return not poller.poll(0)
+        return sock is not None and sock.fileno() >= 0 and nothing_to_read(sock)
 
     @property
     def zero_copy(self) -> bool:

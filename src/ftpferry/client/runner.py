@@ -114,15 +114,8 @@ async def run_transfer(
         if isinstance(exc, BlockFramingBroken) and opener.blocks_unproven:
             log.warning("the server accepted MODE B but sends no blocks; using stream mode")
             opener.abandon_block_mode()
-            route = connection.route
-            raise BlockModeUnsupported(
-                f"{plan.command}: the server accepted MODE B but sent no blocks ({exc})",
-                mode=route.command,
-                address=route.host,
-                port=route.port,
-                os_error=exc.error,
-                reply=reply,
-            ) from exc.error
+            message = f"{plan.command}: the server accepted MODE B but sent no blocks ({exc})"
+            raise _route_error(BlockModeUnsupported, message, connection, exc, reply) from exc.error
         _raise_broken(plan, connection, ticker, exc, reply)
     except BaseException:
         connection.close()
@@ -160,15 +153,27 @@ def _raise_broken(
         ) from exc.error
     if reply.category != 2:
         raise ReplyError.from_reply(reply, expected=(226, 250), command=plan.command) from exc
+    message = f"{plan.command}: the data connection broke after {ticker.moved} bytes"
+    raise _route_error(DataConnectionError, message, connection, exc, reply) from exc.error
+
+
+def _route_error(
+    kind: type[DataConnectionError],
+    message: str,
+    connection: DataConnection,
+    exc: DataConnectionBroken,
+    reply: Reply | None,
+) -> DataConnectionError:
+    """A data-connection error naming the route it happened on."""
     route = connection.route
-    raise DataConnectionError(
-        f"{plan.command}: the data connection broke after {ticker.moved} bytes",
+    return kind(
+        message,
         mode=route.command,
         address=route.host,
         port=route.port,
         os_error=exc.error,
         reply=reply,
-    ) from exc.error
+    )
 
 
 async def collect_replies(control: ControlConnection, final: Reply | None, noops: int) -> Reply:

@@ -233,15 +233,11 @@ async def receive_to_file(
         with contextlib.suppress(SpliceUnavailable):
             await _splice_to_file(sock, file, progress)
             return
-    loop = asyncio.get_running_loop()
     decoder = AsciiDecoder() if ascii_mode else None
     buffer = bytearray(RECV_CHUNK if not ascii_mode else 256 * 1024)
     view = memoryview(buffer)
     while True:
-        if isinstance(sock, ssl.SSLSocket):
-            count = await tls_recv_into(sock, buffer)
-        else:
-            count = await loop.sock_recv_into(sock, buffer)
+        count = await _recv_into(sock, buffer)
         if count == 0:
             break
         progress.bytes += count
@@ -259,17 +255,13 @@ async def receive_blocks_to_file(
     The connection stays open for the next transfer; a connection closed
     before the EOF block is a broken transfer (``ConnectionResetError``).
     """
-    loop = asyncio.get_running_loop()
     decoder = BlockDecoder()
     text = AsciiDecoder() if ascii_mode else None
     # Small first: most block-mode uploads are small files, and a fresh
     # megabyte costs page faults each time.  A full read means a big file.
     buffer = bytearray(BLOCK_FIRST_READ)
     while not decoder.done:
-        if isinstance(sock, ssl.SSLSocket):
-            count = await tls_recv_into(sock, buffer)
-        else:
-            count = await loop.sock_recv_into(sock, buffer)
+        count = await _recv_into(sock, buffer)
         if count == 0:
             raise ConnectionResetError("the data connection closed before the end-of-file block")
         try:
@@ -285,6 +277,12 @@ async def receive_blocks_to_file(
             buffer = bytearray(RECV_CHUNK)
     if text is not None:
         write_all(file, text.flush())
+
+
+async def _recv_into(sock: socket.socket, buffer: bytearray) -> int:
+    if isinstance(sock, ssl.SSLSocket):
+        return await tls_recv_into(sock, buffer)
+    return await asyncio.get_running_loop().sock_recv_into(sock, buffer)
 
 
 async def _splice_to_file(sock: socket.socket, file: BinaryIO, progress: Progress) -> None:

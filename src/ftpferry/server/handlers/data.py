@@ -18,13 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import select
 import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ftpferry.netio import tls_unwrap
+from ftpferry.netio import nothing_to_read, tls_unwrap
 from ftpferry.protocol import (
     AddressSyntaxError,
     HostPort,
@@ -273,7 +272,7 @@ async def run_transfer(
         )
         return False
     kept, session.kept_data = session.kept_data, None
-    if kept is not None and not _still_open(kept[0]):
+    if kept is not None and not nothing_to_read(kept[0]):
         kept[0].close()  # the client closed it (or sent stray bytes): as if none were kept
         kept = None
     if kept is not None:
@@ -318,13 +317,6 @@ async def run_transfer(
     if keep is not None:
         session.kept_data = (keep, mode)
     return succeeded
-
-
-def _still_open(sock: socket.socket) -> bool:
-    """A kept connection with nothing to read: not closed by the client, no stray bytes."""
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN)
-    return not poller.poll(0)
 
 
 async def _secured(
