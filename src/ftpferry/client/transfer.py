@@ -10,8 +10,9 @@
   state across chunk borders.
 * Block mode (MODE B, see :mod:`ftpferry.protocol.blocks`): downloads read
   until the end-of-file block and write the data between the headers with
-  one ``writev`` per read; uploads send header and data together.  The
-  connection stays open for the next transfer.
+  one ``writev`` per read; uploads send headers and data together, through
+  the same chunked loop as TLS and ASCII.  The connection stays open for the
+  next transfer.
 
 After every chunk a :class:`Ticker` counts the bytes, calls the progress
 callback and, every ``keepalive`` seconds, writes a NOOP on the control
@@ -45,7 +46,6 @@ from ftpferry.protocol.blocks import (
     MAX_BLOCK,
     BlockDecoder,
     BlockModeError,
-    block_header,
     encode_blocks,
 )
 
@@ -267,11 +267,17 @@ def _regular_file_descriptor(file: BinaryIO) -> bool:
 async def send_from_file(
     connection: DataConnection, file: BinaryIO, ticker: Ticker, *, ascii_mode: bool
 ) -> None:
-    """Send ``file`` from its current position to its end."""
-    if connection.blocks:
-        await _send_blocks(connection, file, ticker, ascii_mode=ascii_mode)
-        return
-    if not ascii_mode and connection.zero_copy and _regular_file_descriptor(file):
+    """Send ``file`` from its current position to its end.
+
+    Binary uploads of a real file over plain TCP in stream mode use
+    ``sendfile``; everything else (TLS, in-memory streams, ASCII, block mode)
+    reads chunks and sends them, framed as blocks in block mode, the last
+    one marked end of file (a file read one chunk ahead, so an empty one is
+    a single empty end-of-file block).  Block mode's bytes go through Python:
+    it is for many small files, where that is cheaper than a connection each.
+    """
+    blocks = connection.blocks
+    if not blocks and not ascii_mode and connection.zero_copy and _regular_file_descriptor(file):
         offset = file.tell()
         while True:
             sent = await connection.sendfile(file, offset, SENDFILE_CHUNK)
@@ -281,34 +287,20 @@ async def send_from_file(
             ticker(sent)
         file.seek(offset)
         return
+    size = BLOCK_SEND_CHUNK if blocks else CHUNK
     previous_was_cr = False
+    chunk = file.read(size)
     while True:
-        chunk = file.read(CHUNK)
-        if not chunk:
-            break
-        if ascii_mode:
-            converted, previous_was_cr = ascii_encode(chunk, previous_was_cr)
-            await connection.sendall(converted)
-        else:
-            await connection.sendall(chunk)
-        ticker(len(chunk))
-
-
-async def _send_blocks(
-    connection: DataConnection, file: BinaryIO, ticker: Ticker, *, ascii_mode: bool
-) -> None:
-    """Send ``file`` from its current position in block mode, then the end-of-file
-    block: headers and data in one send per 1 MiB (bytes through Python; block
-    mode is for many small files, where that is cheaper than a connection each)."""
-    previous_was_cr = False
-    chunk = file.read(BLOCK_SEND_CHUNK)
-    if not chunk:  # nothing to send: just the end-of-file block
-        await connection.sendall(block_header(0, eof=True))
-    while chunk:
-        following = file.read(BLOCK_SEND_CHUNK)
+        following = file.read(size) if chunk else b""
         data = chunk
         if ascii_mode:
             data, previous_was_cr = ascii_encode(chunk, previous_was_cr)
-        await connection.sendall(encode_blocks(data, eof=not following))
-        ticker(len(chunk))
+        if blocks:
+            data = encode_blocks(data, eof=not following)
+        if data:
+            await connection.sendall(data)
+        if chunk:
+            ticker(len(chunk))
+        if not following:
+            return
         chunk = following
