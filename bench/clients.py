@@ -1,17 +1,23 @@
 """Client benchmark: the ftpferry command line against lftp and curl, one ftpferry server.
 
-    .venv/bin/python bench/clients.py             # 1 GiB file, 2,000 small files, 3 runs
+    .venv/bin/python bench/clients.py             # 1 GiB file, 2,000 small files, 5 runs
     .venv/bin/python bench/clients.py --quick     # 256 MiB, 500 small files, 3 runs
 
 Starts ONE ``ftpferry serve`` on a loopback port and, against it, times
-each client doing the same four things: download and upload of one big
-file, and a mirror of a tree of small files in both directions.  The
-clients take turns (the order rotates every round), so a burst of load on
-a shared machine does not fall on one client only.  Each time is the wall
-time of the whole client process, start-up included: what a user waits
-for.  The report (medians, MB/s and ratios against lftp) is printed and
-written to bench/results/clients-latest.md.  Nothing here asserts on
-timings; the server benchmark (bench/run.py) is separate and unchanged.
+each client doing the same things: download and upload of one big file,
+and a mirror of a tree of small files in both directions.  The clients
+take turns (the order rotates every round), so a burst of load on a shared
+machine does not fall on one client only.  Each time is the wall time of
+the whole client process, start-up included: what a user waits for.
+
+The whole matrix runs twice, on two file systems (``--filesystems``):
+tmpfs with ordinary 4 KiB pages (/dev/shm), and, as root, a private tmpfs
+mounted with ``huge=within_size``.  On the first, an upload is bound by
+the server's page-cache work (allocating and charging 262,144 pages per
+GiB), which every client waits for alike; on the second that work is
+small, and the clients' own costs show.  The report (medians, MB/s and
+ratios against lftp, one table per file system) is printed and written to
+bench/results/clients-latest.md.  Nothing here asserts on timings.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +88,80 @@ def default_workdir() -> Path:
         if stats.f_bavail * stats.f_frsize >= SHM_NEEDED:
             return SHM
     return Path("/var/tmp")
+
+
+HUGE_TMPFS_SIZE = "6g"  # the big file three times over, the trees, and room to spare
+
+
+@dataclass(frozen=True)
+class FileSystem:
+    """One of the file systems the matrix runs on, and what its numbers mean."""
+
+    key: str
+    title: str
+    meaning: str
+
+
+FILESYSTEMS = {
+    "pages": FileSystem(
+        "pages",
+        "tmpfs with 4 KiB pages",
+        "Writing a file here costs its writer about 0.35 s of kernel time per GiB "
+        "(allocating, charging and filling 262,144 pages). In an upload that writer is the "
+        "server, and every client waits for it alike: the upload times show the server's "
+        "page cache, and what is left between the clients is mostly start-up.",
+    ),
+    "huge": FileSystem(
+        "huge",
+        "tmpfs with huge pages (`huge=within_size`)",
+        "The same matrix on a private tmpfs mounted with `huge=within_size`: files of 2 MiB "
+        "and more get 2 MiB pages, so the page-cache work per GiB is a fraction of the above "
+        "and the clients' own costs (copies, system calls, start-up) decide the times. "
+        "Memory compaction for huge pages now and then stalls one run; the medians absorb it.",
+    ),
+}
+
+
+class NoFileSystem(Exception):
+    """The file system for a section cannot be had here (not root, mount refused)."""
+
+
+@contextlib.contextmanager
+def data_directory(filesystem: FileSystem, base: Path | None, keep: bool) -> Iterator[Path]:
+    """A fresh directory on ``filesystem`` for one section, removed afterwards."""
+    if filesystem.key == "pages":
+        parent = base or default_workdir()
+        parent.mkdir(parents=True, exist_ok=True)
+        directory = Path(tempfile.mkdtemp(prefix="ftpclients-", dir=parent))
+        try:
+            yield directory
+        finally:
+            if keep:
+                log(f"kept {directory}")
+            else:
+                shutil.rmtree(directory, ignore_errors=True)
+        return
+    if os.geteuid() != 0:
+        raise NoFileSystem("mounting a tmpfs needs root")
+    directory = Path(tempfile.mkdtemp(prefix="ftpclients-huge-", dir=base or "/var/tmp"))
+    options = f"size={HUGE_TMPFS_SIZE},huge=within_size,mode=0755"
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "ftpclients", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        directory.rmdir()
+        raise NoFileSystem(f"mount -t tmpfs -o {options}: {mounted.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        if keep:
+            log(f"kept {directory} (a tmpfs: `umount {directory}` when done)")
+        else:
+            subprocess.run(["umount", str(directory)], check=False)
+            directory.rmdir()
 
 
 @dataclass
@@ -313,20 +393,28 @@ LABELS = {
 }
 
 
-def report(
-    cells: dict[tuple[str, str], Cell],
+@dataclass
+class Section:
+    """The whole matrix on one file system."""
+
+    filesystem: FileSystem
+    where: str = ""
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    small_bytes: int = 0
+    skipped: str | None = None
+
+
+def report_header(
     plan: Plan,
-    small_bytes: int,
     started: float,
     versions: dict[str, str],
     startups: dict[str, float],
     quick: bool,
-    where: Path,
-) -> str:
+) -> list[str]:
     now = dt.datetime.now(dt.UTC).astimezone()
     load1, load5, _ = os.getloadavg()
     big = f"{plan.big_size // MiB} MiB"
-    header = [
+    return [
         "# ftpferry client benchmark results",
         "",
         f"- date: {now:%Y-%m-%d %H:%M %Z}",
@@ -335,15 +423,15 @@ def report(
         f"- mode: {'quick' if quick else 'full'} ({time.monotonic() - started:.0f} s); "
         f"Python {platform.python_version()}; ftpferry {versions['ftpferry']}, "
         f"lftp {versions['lftp']}, curl {versions['curl']}",
-        "- one `ftpferry serve` on 127.0.0.1 for every run; passive mode (each client's "
+        "- one `ftpferry serve` on 127.0.0.1 per file system; passive mode (each client's "
         f"default); one warm-up round, then {plan.repeats} timed runs per cell, clients taking "
         "turns (the order rotates every round)",
-        f"- data (server root and client side) in {where}"
-        + (" (tmpfs: disk writes are not what is measured)" if where == SHM else ""),
+        "- server root and client files on the same file system (one section per file "
+        "system below); tmpfs either way, so disk writes are not what is measured",
         f"- big file: {big} (one random MiB repeated); small files: {plan.small_files} files "
-        f"of 1-32 KiB in {plan.small_dirs} directories ({small_bytes / 1e6:.1f} MB); "
-        f"mirrors with {plan.parallel} connections (`--parallel {plan.parallel}`, lftp "
-        f"`--parallel={plan.parallel}`); curl has no mirror",
+        f"of 1-32 KiB in {plan.small_dirs} directories; mirrors with {plan.parallel} "
+        f"connections (`--parallel {plan.parallel}`, lftp `--parallel={plan.parallel}`); "
+        "curl has no mirror",
         "- seconds: wall time of the whole client process, start-up included; median of the "
         "runs (best in brackets); MB/s = 10^6 bytes / median seconds",
         "- vs lftp: lftp's median time / this client's (above 1.00x is faster than lftp)",
@@ -353,9 +441,22 @@ def report(
         "server without MODE B, compared with the same lftp runs",
         "- start-up alone (`--version`, median of 5, bytecode caches warm): "
         + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in startups.items()),
-        "",
     ]
+
+
+def report_section(section: Section, plan: Plan) -> list[str]:
+    filesystem = section.filesystem
+    heading = ["", f"## {filesystem.title}", ""]
+    if section.skipped is not None:
+        return [*heading, f"Not run: {section.skipped}."]
+    cells, small_bytes = section.cells, section.small_bytes
+    big = f"{plan.big_size // MiB} MiB"
     lines = [
+        *heading,
+        filesystem.meaning,
+        "",
+        f"Data in {section.where}; the small files are {small_bytes / 1e6:.1f} MB.",
+        "",
         "| operation | ftpferry s | MB/s | vs lftp | lftp s | MB/s | curl s | MB/s | vs lftp |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -397,8 +498,7 @@ def report(
         for (client, operation), cell in cells.items()
         for error in cell.errors
     ]
-    body = lines + details + (["", "Errors:", "", *notes] if notes else [])
-    return "\n".join(header + body) + "\n"
+    return lines + details + (["", "Errors:", "", *notes] if notes else [])
 
 
 def version_of(argv: list[str], pick: Callable[[str], str]) -> str:
@@ -431,10 +531,69 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--workdir",
         type=Path,
         default=None,
-        help="where the data goes (default: /dev/shm when it has 4 GiB free, else /var/tmp)",
+        help="parent of the data directories (default: /dev/shm when it has 4 GiB free, else "
+        "/var/tmp, for the 4 KiB-page section; /var/tmp for the huge-page mount point)",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--filesystems",
+        default=",".join(FILESYSTEMS),
+        help="comma-separated, in order: pages (tmpfs, 4 KiB pages), huge (a private tmpfs "
+        "with huge pages; root only); default: both",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    args = parser.parse_args(argv)
+    unknown = set(args.filesystems.split(",")) - set(FILESYSTEMS)
+    if unknown:
+        parser.error(f"unknown file system {', '.join(sorted(unknown))}")
+    return args
+
+
+def measure_section(section: Section, plan: Plan, workdir: Path) -> str:
+    """Run the matrix with its data in ``workdir``; returns the server's version."""
+    section.where = (
+        str(workdir.parent) if section.filesystem.key == "pages" else "a private tmpfs mount"
+    )
+    section.cells = {(client, operation): Cell() for client in CLIENTS for operation in OPERATIONS}
+    root = workdir / "root"
+    root.mkdir()
+    work = workdir / "client"
+    work.mkdir()
+    big = workdir / "big.bin"
+    log(
+        f"{section.filesystem.key}: writing the {plan.big_size // MiB} MiB file and "
+        f"{plan.small_files} small files in {workdir}"
+    )
+    make_file(big, plan.big_size)
+    os.link(big, root / "big.bin")
+    small = workdir / "small"
+    section.small_bytes = make_small_tree(small, plan.small_files, plan.small_dirs)
+    shutil.copytree(small, root / "small")
+    password = "Fb-" + secrets.token_urlsafe(12)
+    own = workdir / "server"
+    own.mkdir()
+    server = Ftpferry(own, root, USER, password, 26000)
+    server.start()
+    try:
+        log(f"ftpferry serve {server.version} on port {server.port}, pid {server.pid}")
+        job = Job(server, work, big, small, plan.small_files, section.small_bytes, plan.parallel)
+        log("warm-up round (not counted)")
+        for operation in OPERATIONS:
+            for client in CLIENTS:
+                run_once(client, operation, job, Cell(), plan.timeout)
+        for round_index in range(plan.repeats):
+            order = CLIENTS[round_index % 3 :] + CLIENTS[: round_index % 3]
+            for operation in OPERATIONS:
+                for client in order:
+                    cell = section.cells[(client, operation)]
+                    run_once(client, operation, job, cell, plan.timeout)
+                    what = f"{section.filesystem.key} round {round_index + 1}: {client} {operation}"
+                    if cell.seconds and len(cell.seconds) == round_index + 1:
+                        log(f"{what} {cell.seconds[-1]:.2f}s")
+                    elif cell.errors:
+                        log(f"{what}: {cell.errors[-1]}")
+        return server.version
+    finally:
+        server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,67 +606,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"needed: {', '.join(missing) or '.venv/bin/ftpferry'} (see bench/README.md)")
         return 2
     started = time.monotonic()
-    base = args.workdir or default_workdir()
-    base.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="ftpclients-", dir=base))
-    cells = {(client, operation): Cell() for client in CLIENTS for operation in OPERATIONS}
-    server: Ftpferry | None = None
-    log(f"working in {workdir}")
-    try:
-        root = workdir / "root"
-        root.mkdir()
-        work = workdir / "client"
-        work.mkdir()
-        big = workdir / "big.bin"
-        log(f"writing the {plan.big_size // MiB} MiB file and {plan.small_files} small files")
-        make_file(big, plan.big_size)
-        os.link(big, root / "big.bin")
-        small = workdir / "small"
-        small_bytes = make_small_tree(small, plan.small_files, plan.small_dirs)
-        shutil.copytree(small, root / "small")
-        password = "Fb-" + secrets.token_urlsafe(12)
-        own = workdir / "server"
-        own.mkdir()
-        server = Ftpferry(own, root, USER, password, 26000)
-        server.start()
-        log(f"ftpferry serve {server.version} on port {server.port}, pid {server.pid}")
-        job = Job(server, work, big, small, plan.small_files, small_bytes, plan.parallel)
-        startups = {
-            "ftpferry": startup_seconds([str(VENV_BIN / "ftpferry"), "--version"]),
-            "lftp": startup_seconds(["lftp", "--version"]),
-            "curl": startup_seconds(["curl", "--version"]),
-        }
-        log("warm-up round (not counted)")
-        for operation in OPERATIONS:
-            for client in CLIENTS:
-                run_once(client, operation, job, Cell(), plan.timeout)
-        for round_index in range(plan.repeats):
-            order = CLIENTS[round_index % 3 :] + CLIENTS[: round_index % 3]
-            for operation in OPERATIONS:
-                for client in order:
-                    cell = cells[(client, operation)]
-                    run_once(client, operation, job, cell, plan.timeout)
-                    what = f"round {round_index + 1}: {client} {operation}"
-                    if cell.seconds and len(cell.seconds) == round_index + 1:
-                        log(f"{what} {cell.seconds[-1]:.2f}s")
-                    elif cell.errors:
-                        log(f"{what}: {cell.errors[-1]}")
-        versions = {
-            "ftpferry": server.version,
-            "lftp": version_of(["lftp", "--version"], lambda out: out.split()[3]),
-            "curl": curl_version(),
-        }
-    except ServerError as exc:
-        print(f"ftpferry serve did not start: {exc}")
-        return 1
-    finally:
-        if server is not None:
-            server.stop()
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    text = report(cells, plan, small_bytes, started, versions, startups, args.quick, base)
+    startups = {
+        "ftpferry": startup_seconds([str(VENV_BIN / "ftpferry"), "--version"]),
+        "lftp": startup_seconds(["lftp", "--version"]),
+        "curl": startup_seconds(["curl", "--version"]),
+    }
+    versions = {
+        "ftpferry": "?",
+        "lftp": version_of(["lftp", "--version"], lambda out: out.split()[3]),
+        "curl": curl_version(),
+    }
+    sections = [Section(FILESYSTEMS[key]) for key in args.filesystems.split(",")]
+    for section in sections:
+        try:
+            with data_directory(section.filesystem, args.workdir, args.keep) as workdir:
+                versions["ftpferry"] = measure_section(section, plan, workdir)
+        except NoFileSystem as exc:
+            section.skipped = str(exc)
+            log(f"{section.filesystem.key}: skipped, {exc}")
+        except ServerError as exc:
+            print(f"ftpferry serve did not start: {exc}")
+            return 1
+    body = [line for section in sections for line in report_section(section, plan)]
+    text = "\n".join(report_header(plan, started, versions, startups, args.quick) + body) + "\n"
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
