@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from ftpferry.protocol.blocks import BlockDecoder
-from ftpferry.server.transfer import Progress, send_file_blocks
+from ftpferry.server.transfer import Progress, send_file
 
 
 @pytest.fixture
@@ -32,13 +32,27 @@ def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
         yield server, client
 
 
-def send(server: socket.socket, contents: bytes) -> Progress:
+def send(server: socket.socket, contents: bytes, *, ascii_mode: bool = False) -> Progress:
     progress = Progress(path="/f", direction="RETR", mode="EPSV")
     with tempfile.TemporaryFile() as file:
         file.write(contents)
         file.flush()
-        asyncio.run(send_file_blocks(server, file, 0, progress, size=len(contents)))
+        asyncio.run(
+            send_file(
+                server, file, 0, progress, size=len(contents), ascii_mode=ascii_mode, blocks=True
+            )
+        )
     return progress
+
+
+def receive(client: socket.socket) -> bytes:
+    decoder = BlockDecoder()
+    received = io.BytesIO()
+    client.settimeout(10)
+    while not decoder.done:
+        for piece in decoder.feed(client.recv(1 << 20)):
+            received.write(piece)
+    return received.getvalue()
 
 
 def waiting_now(sock: socket.socket) -> bool:
@@ -56,10 +70,17 @@ def test_a_file_arrives_whole_and_at_once(
     progress = send(server, contents)
     assert progress.bytes == size  # file bytes, not headers
     assert waiting_now(client), "the last block was held back (corked)"
-    decoder = BlockDecoder()
-    received = io.BytesIO()
-    client.settimeout(10)
-    while not decoder.done:
-        for piece in decoder.feed(client.recv(1 << 20)):
-            received.write(piece)
-    assert received.getvalue() == contents
+    assert receive(client) == contents
+
+
+@pytest.mark.parametrize("lines", [0, 1, 5_000])
+def test_ascii_mode_blocks_carry_crlf_lines_and_end_with_eof(
+    tcp_pair: tuple[socket.socket, socket.socket], lines: int
+) -> None:
+    """The read-and-send path (ASCII here, TLS alike): blocks framed after each read."""
+    server, client = tcp_pair
+    contents = b"".join(b"line %d of the file\n" % n for n in range(lines))
+    progress = send(server, contents, ascii_mode=True)
+    expected = contents.replace(b"\n", b"\r\n")
+    assert progress.bytes == len(expected)
+    assert receive(client) == expected

@@ -55,8 +55,6 @@ __all__ = [
     "receive_to_file",
     "send_bytes",
     "send_file",
-    "send_file_ascii",
-    "send_file_blocks",
 ]
 
 SENDFILE_CHUNK: Final = 8 * 1024 * 1024
@@ -87,25 +85,39 @@ async def send_file(
     progress: Progress,
     *,
     size: int | None = None,
+    ascii_mode: bool = False,
+    blocks: bool = False,
 ) -> None:
-    """Send ``file`` from ``offset`` to its end over ``sock`` (binary mode).
+    """RETR: send ``file`` from ``offset`` over ``sock``, as TYPE and MODE say.
 
-    TLS data connections cannot use sendfile (the bytes must be encrypted in
-    user space), so they take the read-and-send path.  ``size``, the file's
-    size when the transfer began, spares a small file the second
-    ``sendfile`` (and the trip through the event loop before it) that would
-    only find the end.
+    Binary transfers over plain TCP go with ``sendfile``: the bytes never
+    enter Python.  Everything else (TLS, which must encrypt in user space;
+    ASCII, which converts line ends; a storage file without a descriptor)
+    takes one read-and-send loop.  ``size``, the file's size when the
+    transfer began, spares a small file the second ``sendfile`` (and the
+    trip through the event loop before it) that would only find the end;
+    block mode's sendfile path needs it for its headers.
     """
+    if ascii_mode or isinstance(sock, ssl.SSLSocket) or not _has_descriptor(file):
+        await _send_read_chunks(sock, file, offset, progress, ascii_mode=ascii_mode, blocks=blocks)
+    elif blocks:
+        await _sendfile_blocks(sock, file, offset, progress, size=size)
+    else:
+        await _sendfile(sock, file, offset, progress, size=size)
+
+
+def _has_descriptor(file: BinaryIO) -> bool:
     try:
-        in_fd = file.fileno()
-        if isinstance(sock, ssl.SSLSocket):
-            raise ValueError("TLS needs user-space encryption")
+        file.fileno()
     except (AttributeError, OSError, ValueError):
-        file.seek(offset)
-        while chunk := file.read(RECV_CHUNK):
-            await send_bytes(sock, chunk, progress)
-        return
-    out_fd = sock.fileno()
+        return False
+    return True
+
+
+async def _sendfile(
+    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, *, size: int | None
+) -> None:
+    in_fd, out_fd = file.fileno(), sock.fileno()
     while True:
         try:
             sent = os.sendfile(out_fd, in_fd, offset, SENDFILE_CHUNK)
@@ -126,6 +138,35 @@ async def send_file(
             await asyncio.sleep(0)  # a reader keeping up: still let others in
 
 
+async def _send_read_chunks(
+    sock: socket.socket,
+    file: BinaryIO,
+    offset: int,
+    progress: Progress,
+    *,
+    ascii_mode: bool,
+    blocks: bool,
+) -> None:
+    """Read, convert (ASCII), frame (block mode) and send, to the file's end as it is now.
+
+    In block mode each chunk read becomes one or more blocks and an empty
+    block marked EOF ends the file: headers are written after their data is
+    read, so, unlike the sendfile path, nothing is promised that a file
+    changing meanwhile could break.
+    """
+    file.seek(offset)
+    previous_was_cr = False
+    while chunk := file.read(RECV_CHUNK):
+        if ascii_mode:
+            chunk, previous_was_cr = ascii_encode(chunk, previous_was_cr)
+        if blocks:
+            await _send_framed(sock, encode_blocks(chunk, eof=False), len(chunk), progress)
+        else:
+            await send_bytes(sock, chunk, progress)
+    if blocks:
+        await _send_framed(sock, block_header(0, eof=True), 0, progress)
+
+
 async def send_bytes(sock: socket.socket, data: bytes, progress: Progress) -> None:
     """Send a block of bytes (listings, ASCII-converted file chunks)."""
     if isinstance(sock, ssl.SSLSocket):
@@ -133,22 +174,6 @@ async def send_bytes(sock: socket.socket, data: bytes, progress: Progress) -> No
     else:
         await asyncio.get_running_loop().sock_sendall(sock, data)
     progress.bytes += len(data)
-
-
-async def send_file_ascii(
-    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, *, blocks: bool = False
-) -> None:
-    """Send a file converting line ends to CRLF (TYPE A), in block mode when ``blocks``."""
-    file.seek(offset)
-    previous_was_cr = False
-    while chunk := file.read(RECV_CHUNK):
-        converted, previous_was_cr = ascii_encode(chunk, previous_was_cr)
-        if blocks:
-            await _send_framed(sock, encode_blocks(converted, eof=False), len(converted), progress)
-        else:
-            await send_bytes(sock, converted, progress)
-    if blocks:
-        await _send_framed(sock, block_header(0, eof=True), 0, progress)
 
 
 async def _send_framed(
@@ -169,28 +194,20 @@ async def send_payload(
         await send_bytes(sock, payload, progress)
 
 
-async def send_file_blocks(
-    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, *, size: int
+async def _sendfile_blocks(
+    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, *, size: int | None
 ) -> None:
-    """Send ``file`` from ``offset`` to ``size`` in block mode, the last block marked EOF.
+    """Block mode with ``sendfile``: each header, then its block's bytes from the file.
 
-    ``size`` is the file's size when the transfer began; each header promises
-    its block's length up front, so a file that shrinks meanwhile cannot
-    keep the promise and the transfer fails (``OSError``), which closes the
-    data connection instead of leaving the client waiting for bytes.
+    A header promises its block's length before the data is sent, so the
+    transfer goes to ``size`` (the file's size when it began; stat'ed here
+    if not given), and a file that shrinks meanwhile cannot keep the
+    promise: the transfer fails (``OSError``), which closes the data
+    connection instead of leaving the client waiting for bytes.
     """
-    if isinstance(sock, ssl.SSLSocket):
-        file.seek(offset)
-        remaining = size - offset
-        while True:
-            chunk = file.read(min(remaining, MAX_BLOCK * 16))
-            remaining -= len(chunk)
-            if remaining > 0 and not chunk:
-                raise OSError(f"the file shrank: {remaining} bytes missing")
-            await _send_framed(sock, encode_blocks(chunk, eof=remaining <= 0), len(chunk), progress)
-            if remaining <= 0:
-                return
     in_fd, out_fd = file.fileno(), sock.fileno()
+    if size is None:
+        size = os.fstat(in_fd).st_size
     while True:
         count = min(size - offset, MAX_BLOCK)
         header = block_header(count, eof=offset + count >= size)

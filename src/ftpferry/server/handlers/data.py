@@ -47,8 +47,6 @@ from ..transfer import (
     receive_blocks_to_file,
     receive_to_file,
     send_file,
-    send_file_ascii,
-    send_file_blocks,
     send_payload,
 )
 from .listings import list_entries, list_names, strip_list_options
@@ -438,12 +436,9 @@ async def retrieve(session: Session, arg: str) -> None:
         blocks = session.block_mode
 
         async def body(sock: socket.socket, progress: Progress) -> None:
-            if ascii_mode:
-                await send_file_ascii(sock, file, offset, progress, blocks=blocks)
-            elif blocks:
-                await send_file_blocks(sock, file, offset, progress, size=total)
-            else:
-                await send_file(sock, file, offset, progress, size=total)
+            await send_file(
+                sock, file, offset, progress, size=total, ascii_mode=ascii_mode, blocks=blocks
+            )
 
         await run_transfer(
             session,
