@@ -165,6 +165,15 @@ def _check_settings(settings: ClientSettings) -> None:
         raise click.UsageError(str(exc)) from exc
 
 
+def _check_exclusions(patterns: tuple[str, ...]) -> None:
+    from ftpferry.sync.exclude import Exclusions  # noqa: PLC0415 - only mirror needs it
+
+    try:
+        Exclusions(patterns)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--exclude") from exc
+
+
 @click.command(epilog=COMMON_HELP)
 @click.argument("url")
 @client_options
@@ -260,6 +269,22 @@ def put(src: Path, url: str, resume: bool, settings: ClientSettings) -> None:
     is_flag=True,
     help="Never ask for MODE B: a new data connection for every file and listing.",
 )
+@click.option(
+    "-x",
+    "--exclude",
+    "exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out matching names (*.tmp, .git), paths (logs/*.gz) or, with a "
+    "trailing /, directories; on both sides, so --delete spares them too. Repeatable.",
+)
+@click.option(
+    "-n",
+    "--dry-run",
+    "dry_run",
+    is_flag=True,
+    help="Show what would be transferred, created and removed; change nothing.",
+)
 @client_options
 def mirror(
     source: str,
@@ -269,6 +294,8 @@ def mirror(
     parallel: int,
     no_symlinks: bool,
     no_block_mode: bool,
+    exclude: tuple[str, ...],
+    dry_run: bool,
     settings: ClientSettings,
 ) -> None:
     """Copy only changed files: URL to DIR, or with --reverse DIR to URL.
@@ -284,6 +311,7 @@ def mirror(
     if not no_block_mode:
         settings = dataclasses.replace(settings, block_mode=True)
     _check_settings(settings)
+    _check_exclusions(exclude)
     url, local = (target, source) if reverse else (source, target)
     connector = _connector(url, settings, parallel=parallel)
     local_root = Path(local)
@@ -297,6 +325,8 @@ def mirror(
             parallel=parallel,
             view=view,
             symlinks=not no_symlinks,
+            exclude=exclude,
+            dry_run=dry_run,
         )
         return render_mirror(connector.display_url(), str(local_root), parallel, report)
 

@@ -318,6 +318,8 @@ async def mirror_tree(
     parallel: int,
     view: ProgressView,
     symlinks: bool = True,
+    exclude: tuple[str, ...] = (),
+    dry_run: bool = False,
 ) -> MirrorReport:
     """``mirror``: the remote tree into ``local`` (download), or the reverse."""
     # Only mirror needs the executor, the pool and the tree scanners.
@@ -330,9 +332,12 @@ async def mirror_tree(
         delete=delete,
         parallel=parallel,
         symlinks=symlinks,
+        exclude=exclude,
+        dry_run=dry_run,
     )
 
     def planned(plan: MirrorPlan) -> None:
         view.begin(files=len(plan.transfers), total_bytes=plan.transfer_bytes)
 
-    return await mirror(job, connector, observer=view, on_plan=planned)
+    # A dry run moves nothing: no bars to set up.
+    return await mirror(job, connector, observer=view, on_plan=None if dry_run else planned)

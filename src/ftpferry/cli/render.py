@@ -21,7 +21,7 @@ from .operations import FileResult, ListResult, MkdirResult, MoveResult, RemoveR
 from .progress import format_bytes, format_rate
 
 if TYPE_CHECKING:
-    from ftpferry.sync import MirrorReport, TransferOutcome
+    from ftpferry.sync import MirrorReport, Transfer, TransferOutcome
 
 __all__ = [
     "Rendered",
@@ -169,6 +169,8 @@ def render_file(command: str, url: str, result: FileResult) -> Rendered:
 def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> Rendered:
     """``mirror``: every file sent, links made, what was created, removed or skipped,
     and failures."""
+    if report.dry_run:
+        return _render_mirror_plan(url, local, report)
     plan = report.plan
     modes = report.modes
     document: Document = {
@@ -309,3 +311,79 @@ def render_failure(command: str, url: str | None, failure: Failure) -> Document:
             "exit_code": int(failure.exit_code),
         },
     }
+
+
+def _render_mirror_plan(url: str, local: str, report: MirrorReport) -> Rendered:
+    """``mirror --dry-run``: what a run would do, one line per action, in the order
+    the run would do it (see :mod:`ftpferry.sync.plan`)."""
+    plan = report.plan
+    verb = "download" if report.direction == "download" else "upload"
+    cleared = [(removal.path, removal.kind) for removal in plan.clear]
+    deleted = [(path, "file") for path in plan.delete_files]
+    deleted += [(path, "dir") for path in plan.delete_dirs]
+    removals = cleared + deleted
+    lines = [
+        *(["would create the target directory"] if plan.create_root else []),
+        *(f"would remove {kind} {path}" for path, kind in cleared),
+        *(f"would create directory {path}" for path in plan.mkdirs),
+        *(
+            f"would {verb} {item.path} ({_planned_size(item)}, {item.reason})"
+            for item in plan.transfers
+        ),
+        *(f"would remove {kind} {path}" for path, kind in deleted),
+        *(f"would link {link.path} -> {link.target}" for link in plan.links),
+    ]
+    document: Document = {
+        "command": "mirror",
+        "ok": report.ok,
+        "dry_run": True,
+        "direction": report.direction,
+        "url": url,
+        "local": local,
+        "create_root": plan.create_root,
+        "mkdirs": list(plan.mkdirs),
+        "files": [
+            {"path": item.path, "size": item.size, "offset": item.offset, "reason": item.reason}
+            for item in plan.transfers
+        ],
+        "bytes": plan.transfer_bytes,
+        "unchanged": len(plan.unchanged),
+        "delete": [{"path": path, "kind": kind} for path, kind in removals],
+        "links": [
+            {"path": link.path, "target": link.target, "reason": link.reason} for link in plan.links
+        ],
+        "skipped": [
+            {"path": item.path, "kind": item.kind, "reason": item.reason} for item in plan.skipped
+        ],
+        "conflicts": [{"path": c.path, "reason": c.reason} for c in plan.conflicts],
+    }
+    count = len(plan.transfers)
+    parts = [
+        f"would {verb} {count} file{'s' if count != 1 else ''} "
+        f"({format_bytes(plan.transfer_bytes)})",
+        f"{len(plan.unchanged)} unchanged",
+    ]
+    if removals:
+        parts.append(f"would remove {len(removals)}")
+    if plan.links:
+        links = len(plan.links)
+        parts.append(f"would make {links} symbolic link{'s' if links != 1 else ''}")
+    if plan.skipped:
+        parts.append(f"{len(plan.skipped)} skipped")
+    details = [f"skipped {item.path}: {item.reason}" for item in plan.skipped]
+    summary = "\n".join([*details, f"mirror (dry run, nothing changed): {', '.join(parts)}"])
+    return Rendered(
+        document=document,
+        lines=tuple(lines),
+        summary=summary,
+        warnings=tuple(str(error) for error in report.errors),
+        exit_code=ExitCode.OK if report.ok else ExitCode.FAILED,
+    )
+
+
+def _planned_size(item: Transfer) -> str:
+    if item.size is None:
+        return "size unknown"
+    if item.offset:
+        return f"{format_bytes(item.remaining)} from byte {item.offset:,}"
+    return format_bytes(item.size)

@@ -4,7 +4,8 @@ The work is split by job:
 
 * :mod:`.tree` reduces a local directory or a remote one to a :class:`Tree`
   (paths, sizes, modification times, symbolic links, what was skipped);
-  :mod:`.listings` tells it which remote names are links;
+  :mod:`.listings` tells it which remote names are links, and
+  :mod:`.exclude` which names ``--exclude`` leaves out;
 * :mod:`.plan` compares two trees and returns a :class:`MirrorPlan`: what
   to create, transfer (new, changed, or resumed from a partial copy) and,
   with ``delete``, remove; pure, no I/O;
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING, Final
 from ftpferry.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .exclude import Exclusions
     from .execute import ExecutionResult, MirrorTarget, execute_plan, local_path
     from .links import LinkResult, make_links
     from .listings import DirectoryEntries, directory_entries
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from .tree import FileState, LinkState, Skipped, Tree, remote_path, scan_local, scan_remote
 
 _HOMES: Final = {
+    "Exclusions": "exclude",
     "ExecutionResult": "execute",
     "MirrorTarget": "execute",
     "execute_plan": "execute",
@@ -107,6 +110,7 @@ __all__ = [
     "ConnectFactory",
     "Direction",
     "DirectoryEntries",
+    "Exclusions",
     "ExecutionResult",
     "FileState",
     "Link",

@@ -131,6 +131,7 @@ class MirrorReport:
         errors: everything that failed, in the order it did.
         seconds: the whole run, scanning included.
         connections: control connections used for the transfers.
+        dry_run: the plan was made and nothing carried out (``--dry-run``).
     """
 
     direction: Direction
@@ -142,6 +143,7 @@ class MirrorReport:
     errors: tuple[MirrorError, ...] = ()
     seconds: float = 0.0
     connections: int = 1
+    dry_run: bool = False
 
     @property
     def ok(self) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .exclude import Exclusions
 from .execute import MirrorTarget, execute_plan
 from .links import make_links
 from .plan import MirrorPlan, plan_mirror
@@ -37,6 +38,10 @@ class MirrorJob:
         symlinks: downloads make the remote symbolic links as local ones
             (and list each directory with LIST as well as MLSD to find
             them, see :mod:`.listings`); False skips remote links.
+        exclude: glob patterns of entries to leave out on both sides
+            (see :mod:`.exclude`); a bad pattern is a ``ValueError``.
+        dry_run: scan and plan, change nothing: the report's plan says
+            what a real run would do.
     """
 
     direction: Direction
@@ -45,10 +50,13 @@ class MirrorJob:
     delete: bool = False
     parallel: int = 1
     symlinks: bool = True
+    exclude: tuple[str, ...] = ()
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
             raise ValueError("parallel must be at least 1")
+        Exclusions(self.exclude)  # refuse a bad pattern before connecting
 
 
 async def mirror(
@@ -65,6 +73,7 @@ async def mirror(
     (see :mod:`.pool`).  ``on_plan`` sees the plan before anything is changed.
     """
     started = time.monotonic()
+    exclude = Exclusions(job.exclude)
     pool = ClientPool(connect, job.parallel)
     try:
         # The first connection before anything else: a refused login or an
@@ -75,8 +84,8 @@ async def mirror(
         # A download's target is scanned without following links: they are
         # replaced, never written through.  Its source's links are recreated.
         remote_tree, local_tree = await asyncio.gather(
-            scan_remote(pool, job.remote_root, links=download and job.symlinks),
-            asyncio.to_thread(scan_local, job.local_root, links=download),
+            scan_remote(pool, job.remote_root, links=download and job.symlinks, exclude=exclude),
+            asyncio.to_thread(scan_local, job.local_root, links=download, exclude=exclude),
         )
         if download:
             if not remote_tree.exists:
@@ -92,6 +101,15 @@ async def mirror(
         plan = plan_mirror(source, target_tree, delete=job.delete, exact_times=exact_times)
         if on_plan is not None:
             on_plan(plan)
+        if job.dry_run:
+            return MirrorReport(
+                direction=job.direction,
+                plan=plan,
+                errors=_conflict_errors(plan),
+                seconds=time.monotonic() - started,
+                connections=0,
+                dry_run=True,
+            )
         target = MirrorTarget(
             direction=job.direction,
             remote_root=job.remote_root,
@@ -104,12 +122,7 @@ async def mirror(
         await pool.close()
     # Last, once every byte is written: no link made here can be in a write's way.
     linked = await make_links(job.local_root, plan.links)
-    errors = [
-        MirrorError(path=conflict.path, stage="conflict", message=conflict.reason)
-        for conflict in plan.conflicts
-    ]
-    errors += done.errors
-    errors += linked.errors
+    errors = (*_conflict_errors(plan), *done.errors, *linked.errors)
     return MirrorReport(
         direction=job.direction,
         plan=plan,
@@ -117,7 +130,15 @@ async def mirror(
         created=done.created,
         removed=done.removed,
         links=linked.made,
-        errors=tuple(errors),
+        errors=errors,
         seconds=time.monotonic() - started,
         connections=done.connections,
+    )
+
+
+def _conflict_errors(plan: MirrorPlan) -> tuple[MirrorError, ...]:
+    """The paths the plan leaves alone because only ``delete`` may clear them."""
+    return tuple(
+        MirrorError(path=conflict.path, stage="conflict", message=conflict.reason)
+        for conflict in plan.conflicts
     )

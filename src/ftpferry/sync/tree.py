@@ -54,6 +54,7 @@ from ftpferry.client import (
     UnsupportedCommand,
 )
 
+from .exclude import Exclusions
 from .listings import directory_entries
 from .pool import ClientPool
 
@@ -153,11 +154,12 @@ def remote_path(root: str, relative: str) -> str:
     return posixpath.join(root, relative) if relative else root
 
 
-def scan_local(root: Path, *, links: bool = False) -> Tree:
+def scan_local(root: Path, *, links: bool = False, exclude: Exclusions | None = None) -> Tree:
     """Walk a local directory; a missing root is an empty tree that does not exist.
 
     ``links=True`` records symbolic links as links and follows none (a
     mirror's target); otherwise links to files count as those files.
+    Entries ``exclude`` names are left out, and excluded directories not walked.
     """
     if not root.exists():
         return Tree(exists=False)
@@ -173,6 +175,10 @@ def scan_local(root: Path, *, links: bool = False) -> Tree:
             for entry in entries:
                 path = f"{relative}/{entry.name}" if relative else entry.name
                 try:
+                    if exclude and exclude.excludes(
+                        path, is_dir=entry.is_dir(follow_symlinks=False)
+                    ):
+                        continue
                     if links and entry.is_symlink():
                         found_links[path] = LinkState(path=path, target=os.readlink(entry.path))
                     elif entry.is_dir(follow_symlinks=False):
@@ -261,6 +267,7 @@ class _RemoteScan:
     """
 
     links: bool
+    exclude: Exclusions | None = None
     files: dict[str, FileState] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=set)
     found_links: dict[str, LinkState] = field(default_factory=dict)
@@ -294,6 +301,8 @@ class _RemoteScan:
         below: list[str] = []
         for entry in merged.entries.values():
             path = prefix + entry.name
+            if self.exclude and self.exclude.excludes(path, is_dir=entry.kind is EntryKind.DIR):
+                continue
             if entry.kind is EntryKind.DIR:
                 unique = entry.facts.get("unique")
                 seen = _loop_ancestor(self.uniques, relative, unique)
@@ -324,7 +333,9 @@ class _RemoteScan:
         self.skip(path, "dir", f"cannot be listed: {error.code} {' '.join(error.text.split())}")
 
 
-async def scan_remote(pool: ClientPool, root: str, *, links: bool = False) -> Tree:
+async def scan_remote(
+    pool: ClientPool, root: str, *, links: bool = False, exclude: Exclusions | None = None
+) -> Tree:
     """List a remote directory tree, one level at a time, a level's directories at once.
 
     The directories of one level are listed concurrently over the pool's
@@ -333,12 +344,13 @@ async def scan_remote(pool: ClientPool, root: str, *, links: bool = False) -> Tr
     upload creates it); directories below it that cannot be listed are
     skipped (reported in :attr:`Tree.skipped`), as :meth:`AsyncFTPClient.walk` does.
     ``links=True`` records remote symbolic links (see the module docstring).
+    Entries ``exclude`` names are left out, and excluded directories not listed.
     """
     try:
         first = await _list_one(pool, remote_path(root, ""), links=links)
     except PermanentError:
         return Tree(exists=False)
-    scan = _RemoteScan(links=links)
+    scan = _RemoteScan(links=links, exclude=exclude)
     root_unique = await _unique_of(pool, root)
     if root_unique:
         scan.uniques[""] = root_unique
