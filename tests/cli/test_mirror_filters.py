@@ -57,10 +57,14 @@ def test_exclude_download_leaves_out_both_sides(cli: Cli, remote: Remote, tmp_pa
     (local / ".git").mkdir()
     (local / ".git" / "config").write_text("local only")
     (local / "mine.tmp").write_text("local scratch")
+    (local / "old").mkdir()  # not on the server, but it holds an excluded file: it stays
+    (local / "old" / "kept.tmp").write_text("excluded")
+    (local / "old" / "gone.txt").write_text("not excluded")
     (remote.root / "c.txt").unlink()
     second = cli.ok("mirror", "--json", "--delete", *EXCLUDES, remote.url(path=""), local).json()
-    assert {item["path"] for item in second["deleted"]} == {"c.txt"}
-    assert files_of(local) == (KEPT - {"c.txt"}) | {".git/config", "mine.tmp"}
+    assert {item["path"] for item in second["deleted"]} == {"c.txt", "old/gone.txt"}
+    assert second["errors"] == []
+    assert files_of(local) == (KEPT - {"c.txt"}) | {".git/config", "mine.tmp", "old/kept.tmp"}
 
 
 def test_exclude_upload_leaves_out_both_sides(cli: Cli, ftpferry: Remote, tmp_path: Path) -> None:

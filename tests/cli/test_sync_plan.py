@@ -91,6 +91,20 @@ def test_delete_removes_files_then_directories_deepest_first() -> None:
     assert plan.delete_dirs == ("gone/deep", "gone")
 
 
+def test_delete_keeps_directories_that_hold_excluded_entries() -> None:
+    """What --exclude left out of the target scan keeps its directories (and theirs)."""
+    source = tree({"keep.txt": (1, T0)})
+    target = tree({"keep.txt": (1, T0), "old/deeper/y.txt": (1, T0), "gone/z.txt": (1, T0)})
+    target = Tree(
+        files=target.files,
+        dirs=target.dirs,
+        excluded=frozenset({"old/deeper/x.tmp"}),
+    )
+    plan = plan_mirror(source, target, delete=True)
+    assert set(plan.delete_files) == {"old/deeper/y.txt", "gone/z.txt"}
+    assert plan.delete_dirs == ("gone",)
+
+
 def test_kind_conflicts_are_left_alone_without_delete() -> None:
     source = tree({"name/inside": (1, T0), "other": (1, T0)})
     target = tree({"name": (1, T0), "other/x": (1, T0)})

@@ -14,7 +14,8 @@ reading a manual:
 ``*``, ``?`` and ``[...]`` are :mod:`fnmatch`'s, case-sensitive.  An
 excluded directory is not listed or walked at all, on either side, so
 nothing below it is sent, and ``--delete`` removes nothing below it on the
-target either: what is excluded is left as it is.
+target either: what is excluded is left as it is, and so are the target
+directories that hold it (the planner keeps them; see ``Tree.excluded``).
 
 Pure: paths in, booleans out.
 """

@@ -345,11 +345,13 @@ def plan_mirror(
     delete_dirs: list[str] = []
     if delete:
         in_source = source.files.keys() | source.dirs | source.links.keys()
+        # A directory that holds what --exclude left out stays, with what it holds.
+        holders = {parent for path in target.excluded for parent in _ancestors(path)}
         gone_dirs = {
             d
             for d in target.dirs
             if d not in source.dirs and d not in cleared_dirs and not is_kept(d)
-        }
+        } - holders
         delete_files = sorted(
             p
             for p in target.files

@@ -130,6 +130,8 @@ class Tree:
         dirs: relative paths of every directory below the root (not the root).
         links: symbolic links by relative path (only scans with ``links=True``).
         skipped: entries found and left alone, with the reason.
+        excluded: paths ``--exclude`` left out (an excluded directory's
+            contents were not looked at); see :mod:`.exclude`.
         exists: False when the root itself does not exist yet.
         time_precision: seconds; two times closer than this are the same.
     """
@@ -138,6 +140,7 @@ class Tree:
     dirs: frozenset[str] = frozenset()
     links: Mapping[str, LinkState] = field(default_factory=lambda: MappingProxyType({}))
     skipped: tuple[Skipped, ...] = ()
+    excluded: frozenset[str] = frozenset()
     exists: bool = True
     time_precision: float = MLSD_PRECISION
 
@@ -168,6 +171,7 @@ def scan_local(root: Path, *, links: bool = False, exclude: Exclusions | None = 
     files: dict[str, FileState] = {}
     dirs: set[str] = set()
     found_links: dict[str, LinkState] = {}
+    excluded: set[str] = set()
     pending = [""]
     while pending:
         relative = pending.pop()
@@ -178,6 +182,7 @@ def scan_local(root: Path, *, links: bool = False, exclude: Exclusions | None = 
                     if exclude and exclude.excludes(
                         path, is_dir=entry.is_dir(follow_symlinks=False)
                     ):
+                        excluded.add(path)
                         continue
                     if links and entry.is_symlink():
                         found_links[path] = LinkState(path=path, target=os.readlink(entry.path))
@@ -193,6 +198,7 @@ def scan_local(root: Path, *, links: bool = False, exclude: Exclusions | None = 
         files=MappingProxyType(files),
         dirs=frozenset(dirs),
         links=MappingProxyType(found_links),
+        excluded=frozenset(excluded),
     )
 
 
@@ -272,6 +278,7 @@ class _RemoteScan:
     dirs: set[str] = field(default_factory=set)
     found_links: dict[str, LinkState] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    excluded: set[str] = field(default_factory=set)
     uniques: dict[str, str] = field(default_factory=dict)
     fingerprints: dict[str, int] = field(default_factory=dict)
     suspects: dict[str, str] = field(default_factory=dict)
@@ -302,6 +309,7 @@ class _RemoteScan:
         for entry in merged.entries.values():
             path = prefix + entry.name
             if self.exclude and self.exclude.excludes(path, is_dir=entry.kind is EntryKind.DIR):
+                self.excluded.add(path)
                 continue
             if entry.kind is EntryKind.DIR:
                 unique = entry.facts.get("unique")
@@ -382,5 +390,6 @@ async def scan_remote(
         dirs=frozenset(scan.dirs),
         links=MappingProxyType(scan.found_links),
         skipped=tuple(sorted(scan.skipped, key=lambda item: item.path)),
+        excluded=frozenset(scan.excluded),
         time_precision=precision,
     )
