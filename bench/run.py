@@ -30,12 +30,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import (
+    CLIENT_PROCESSES,
     ConcurrencyResult,
     MemoryResult,
     ThroughputResult,
     concurrent_clients,
     idle_session_memory,
     make_file,
+    median_run,
     raise_open_file_limit,
     transfer_throughput,
 )
@@ -118,15 +120,20 @@ def bench_server(
         log(f"{cls.name}: RETR {[round(s) for s in row.retr.speeds]} MB/s")
         row.stor = transfer_throughput(server, "STOR", big, plan.repeats, plan.transfer_timeout)
         log(f"{cls.name}: STOR {[round(s) for s in row.stor.speeds]} MB/s")
-        row.crowd = concurrent_clients(
-            server,
-            files[1],
-            plan.clients,
-            plan.rounds,
-            plan.client_timeout,
-            plan.concurrency_deadline,
-        )
-        log(f"{cls.name}: {plan.clients} clients in {row.crowd.wall_s:.1f}s")
+        crowds = []
+        for _ in range(plan.repeats):
+            crowds.append(
+                concurrent_clients(
+                    server,
+                    files[1],
+                    plan.clients,
+                    plan.rounds,
+                    plan.client_timeout,
+                    plan.concurrency_deadline,
+                )
+            )
+            log(f"{cls.name}: {plan.clients} clients in {crowds[-1].wall_s:.2f}s")
+        row.crowd = median_run(crowds)
     except ServerError as exc:
         row.failed = str(exc)
         log(f"{cls.name}: failed: {exc}")
@@ -295,9 +302,10 @@ def report(rows: list[Row], plan: Plan, quick: bool, started: float) -> str:
         f"Python {platform.python_version()}, curl {curl_version()}",
         f"- RETR/STOR: one {plan.file_size // MiB} MiB file, curl in passive mode to/from "
         f"127.0.0.1, {plan.repeats} runs each; MB = 10^6 bytes",
-        f"- clients: {plan.clients} ftplib clients in threads of one Python process, each "
-        f"login + {plan.rounds} x (LIST + RETR 64 KiB) + QUIT; req/s counts LIST and RETR; "
-        "at most 32 connects wait for their greeting at once",
+        f"- clients: {plan.clients} ftplib clients in threads of {CLIENT_PROCESSES} Python "
+        f"processes, each login + {plan.rounds} x (LIST + RETR 64 KiB) + QUIT; req/s counts "
+        f"LIST and RETR; at most 32 connects wait for their greeting at once; {plan.repeats} "
+        "runs, the median run (by req/s) shown",
         f"- idle sessions: {plan.sessions} logged-in control connections; memory after minus "
         "before, divided by the sessions that logged in",
         "- vs ftpferry = this server's value / ftpferry's (medians for throughput): "
