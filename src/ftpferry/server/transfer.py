@@ -58,12 +58,13 @@ __all__ = [
 ]
 
 SENDFILE_CHUNK: Final = 64 * 1024
-"""Bytes asked of one ``sendfile`` call.  Small on purpose: measured over loopback
-against curl (20 interleaved downloads of 1 GiB per size, one server each), 32-64 KiB
-gave 3.8-4.0 GB/s at 0.27-0.30 s of server CPU per GiB, 256 KiB 3.2-3.4 GB/s, and
-8 MiB 2.6-3.1 GB/s at 0.38 s.  Probably because ``sendfile`` marks all but the last
-piece of a call "more to come" (``MSG_MORE``), so a large call that fills the socket
-buffer ends with its tail held back until the next one."""
+"""Bytes asked of one ``sendfile`` call.  Small on purpose: in three interleaved
+comparisons over loopback against curl (10-20 downloads of 1 GiB per size, one
+server per size), the median was 3.2-3.9 GB/s for 64 KiB, 3.0-3.4 for 256 KiB and
+2.6-3.1 for 8 MiB, and 64 KiB cost the least server CPU (0.27 s per GiB, 8 MiB
+0.38 s).  Probably because ``sendfile`` marks all but the last piece of a call
+"more to come" (``MSG_MORE``), so a large call that fills the socket buffer ends
+with its tail held back until the next one."""
 RECV_CHUNK: Final = 1024 * 1024
 BLOCK_FIRST_READ: Final = 64 * 1024
 
