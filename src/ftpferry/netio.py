@@ -27,7 +27,9 @@ from collections.abc import Callable
 from typing import BinaryIO, Final
 
 __all__ = [
+    "SENDFILE_CHUNK",
     "connect_socket",
+    "sendfile_range",
     "SHUTDOWN_TIMEOUT",
     "DataSocketError",
     "SpliceUnavailable",
@@ -104,6 +106,63 @@ async def wait_writable(fd: int) -> None:
         await waiter
     finally:
         loop.remove_writer(fd)
+
+
+SENDFILE_CHUNK: Final = 64 * 1024
+"""Bytes asked of one ``sendfile`` call.  Small on purpose: in three interleaved
+comparisons over loopback against curl (10-20 downloads of 1 GiB per size, one
+server per size), the server's median was 3.2-3.9 GB/s for 64 KiB, 3.0-3.4 for
+256 KiB and 2.6-3.1 for 8 MiB, and 64 KiB cost the least CPU (0.27 s per GiB,
+8 MiB 0.38 s); a sender alone on a huge-page tmpfs sent 1 GiB in 0.14-0.20 s
+with 64 KiB calls and 0.19-0.26 s with one call for the whole file.  Probably
+because ``sendfile`` marks all but the last piece of a call "more to come"
+(``MSG_MORE``), so a large call that fills the socket buffer ends with its tail
+held back until the next one."""
+
+
+async def sendfile_range(
+    out_fd: int,
+    in_fd: int,
+    offset: int,
+    count: int | None,
+    on_bytes: Callable[[int], None],
+    *,
+    yield_every: int = 1,
+) -> int:
+    """Send ``count`` bytes (None: to the end) of ``in_fd`` from ``offset`` to a
+    non-blocking socket, :data:`SENDFILE_CHUNK` per call; returns the bytes sent,
+    fewer than ``count`` only at the file's end.  ``on_bytes`` hears of each call's.
+
+    The event loop gets a turn after ``yield_every`` full calls in a row (and
+    whenever the socket is full).  Measured over loopback, a server sending to
+    curl did best yielding after every call (4.0 GB/s against 3.1 with every
+    16th, at less CPU), and a client sending to ftpferry's server, alone on
+    its loop, with every 16th (0.15-0.24 s per GiB against 0.19-0.30).
+    """
+    sent_total = 0
+    full_calls = 0
+    while count is None or sent_total < count:
+        want = SENDFILE_CHUNK if count is None else min(SENDFILE_CHUNK, count - sent_total)
+        try:
+            sent = os.sendfile(out_fd, in_fd, offset + sent_total, want)
+        except BlockingIOError:
+            await wait_writable(out_fd)
+            continue
+        if sent == 0:
+            break
+        sent_total += sent
+        on_bytes(sent)
+        if sent < want:
+            # The socket buffer is full: wait for it to drain (other sessions
+            # run meanwhile) rather than call sendfile only to hear EAGAIN.
+            full_calls = 0
+            await wait_writable(out_fd)
+        else:
+            full_calls += 1
+            if full_calls >= yield_every:
+                full_calls = 0
+                await asyncio.sleep(0)  # a reader keeping up: still let others in
+    return sent_total
 
 
 async def connect_socket(sock: socket.socket, host: str, port: int, timeout: float) -> None:

@@ -7,6 +7,7 @@ import io
 import itertools
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -55,6 +56,27 @@ def test_resume_download_after_interruption(remote: Remote, mode: str, tmp_path:
 
         again = ftp.download("big.bin", local, resume=True)
         assert again.skipped and again.transferred == 0
+
+
+def test_upload_from_a_pipe(remote: Remote, mode: str) -> None:
+    """A pipe has a descriptor but sendfile refuses it (EINVAL): it is read and sent."""
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(payload)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        with os.fdopen(read_end, "rb") as stream, client_for(remote, mode) as ftp:
+            result = ftp.upload(stream, "piped.bin")
+    finally:
+        writer.join(30)
+    remote.chown()
+    assert result.transferred == len(payload)
+    assert (remote.root / "piped.bin").read_bytes() == payload
 
 
 def test_resume_upload_after_interruption(remote: Remote, mode: str, tmp_path: Path) -> None:

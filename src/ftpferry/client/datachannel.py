@@ -51,6 +51,7 @@ from typing import BinaryIO, Final
 from ftpferry.netio import (
     connect_socket,
     nothing_to_read,
+    sendfile_range,
     tls_handshake,
     tls_recv_into,
     tls_sendall,
@@ -119,6 +120,10 @@ class DataRoute:
     port: int
     tls: bool = False
     note: str | None = None
+
+
+def _ignore(_count: int) -> None:
+    """The caller counts what ``sendfile`` returns; nothing to do per call."""
 
 
 class DataConnectionBroken(Exception):
@@ -258,8 +263,8 @@ class DataConnection:
         assert self._sock is not None and self._tls is None
         try:
             async with asyncio.timeout(self._timeout):
-                return await asyncio.get_running_loop().sock_sendfile(
-                    self._sock, file, offset, count
+                return await sendfile_range(
+                    self._sock.fileno(), file.fileno(), offset, count, _ignore, yield_every=16
                 )
         except TimeoutError as exc:
             raise FTPTimeout(f"the server took no data for {self._timeout}s") from exc

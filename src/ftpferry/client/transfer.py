@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +67,9 @@ CHUNK: Final = 1024 * 1024
 SPLICE_FROM: Final = 1024 * 1024
 """Files known to be smaller go through ``recv_into``: for them a pipe's set-up
 (``pipe2``, growing it to 1 MiB, two closes) costs more than the copy saves."""
-SENDFILE_CHUNK: Final = 16 * 1024 * 1024
+UPLOAD_STRETCH: Final = 16 * 1024 * 1024
+"""Bytes per :meth:`DataConnection.sendfile` (itself 64 KiB per system call):
+progress is reported, and the stalled-transfer timeout starts again, after each."""
 BLOCK_SEND_CHUNK: Final = 16 * MAX_BLOCK
 LISTING_CHUNK: Final = 256 * 1024
 
@@ -257,11 +260,12 @@ async def receive_all(connection: DataConnection, ticker: Ticker) -> bytes:
 
 
 def _regular_file_descriptor(file: BinaryIO) -> bool:
+    """True for a file ``sendfile`` can read: a regular file (not a pipe, socket
+    or terminal, which it refuses with EINVAL) with a descriptor."""
     try:
-        file.fileno()
+        return stat.S_ISREG(os.fstat(file.fileno()).st_mode)
     except (AttributeError, OSError, ValueError):
         return False
-    return True
 
 
 async def send_from_file(
@@ -280,7 +284,7 @@ async def send_from_file(
     if not blocks and not ascii_mode and connection.zero_copy and _regular_file_descriptor(file):
         offset = file.tell()
         while True:
-            sent = await connection.sendfile(file, offset, SENDFILE_CHUNK)
+            sent = await connection.sendfile(file, offset, UPLOAD_STRETCH)
             if sent == 0:
                 break
             offset += sent

@@ -1,8 +1,8 @@
 """Moving bytes over a data connection, with as little Python as possible.
 
 * RETR in binary mode calls ``os.sendfile`` on the raw socket: the kernel
-  copies file pages to the socket, 64 KiB per call (see :data:`SENDFILE_CHUNK`),
-  and no byte passes through Python.
+  copies file pages to the socket, 64 KiB per call (see
+  :data:`ftpferry.netio.SENDFILE_CHUNK`), and no byte passes through Python.
 * STOR in binary mode ``splice``s socket -> pipe -> file on Linux, again
   without the bytes entering Python; where splice is unavailable it falls
   back to ``recv_into`` a reused buffer and ``write``.
@@ -33,6 +33,7 @@ from typing import BinaryIO, Final
 
 from ftpferry.netio import (
     SpliceUnavailable,
+    sendfile_range,
     splice_to_file,
     tls_recv_into,
     tls_sendall,
@@ -57,14 +58,6 @@ __all__ = [
     "send_file",
 ]
 
-SENDFILE_CHUNK: Final = 64 * 1024
-"""Bytes asked of one ``sendfile`` call.  Small on purpose: in three interleaved
-comparisons over loopback against curl (10-20 downloads of 1 GiB per size, one
-server per size), the median was 3.2-3.9 GB/s for 64 KiB, 3.0-3.4 for 256 KiB and
-2.6-3.1 for 8 MiB, and 64 KiB cost the least server CPU (0.27 s per GiB, 8 MiB
-0.38 s).  Probably because ``sendfile`` marks all but the last piece of a call
-"more to come" (``MSG_MORE``), so a large call that fills the socket buffer ends
-with its tail held back until the next one."""
 RECV_CHUNK: Final = 1024 * 1024
 BLOCK_FIRST_READ: Final = 64 * 1024
 
@@ -124,25 +117,11 @@ def _has_descriptor(file: BinaryIO) -> bool:
 async def _sendfile(
     sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, *, size: int | None
 ) -> None:
-    in_fd, out_fd = file.fileno(), sock.fileno()
-    while True:
-        try:
-            sent = os.sendfile(out_fd, in_fd, offset, SENDFILE_CHUNK)
-        except BlockingIOError:
-            await wait_writable(out_fd)
-            continue
-        if sent == 0:
-            return
-        offset += sent
-        progress.bytes += sent
-        if size is not None and offset >= size:
-            return
-        if sent < SENDFILE_CHUNK:
-            # The socket buffer is full: wait for it to drain (other sessions
-            # run meanwhile) rather than call sendfile only to hear EAGAIN.
-            await wait_writable(out_fd)
-        else:
-            await asyncio.sleep(0)  # a reader keeping up: still let others in
+    def sent(count: int) -> None:
+        progress.bytes += count
+
+    remaining = None if size is None else size - offset
+    await sendfile_range(sock.fileno(), file.fileno(), offset, remaining, sent)
 
 
 async def _send_read_chunks(
