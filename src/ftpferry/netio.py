@@ -22,6 +22,7 @@ import os
 import select
 import socket
 import ssl
+import stat
 import threading
 from collections.abc import Callable
 from typing import BinaryIO, Final
@@ -29,6 +30,7 @@ from typing import BinaryIO, Final
 __all__ = [
     "SENDFILE_CHUNK",
     "connect_socket",
+    "regular_file_descriptor",
     "sendfile_range",
     "SHUTDOWN_TIMEOUT",
     "DataSocketError",
@@ -118,6 +120,16 @@ with 64 KiB calls and 0.19-0.26 s with one call for the whole file.  Probably
 because ``sendfile`` marks all but the last piece of a call "more to come"
 (``MSG_MORE``), so a large call that fills the socket buffer ends with its tail
 held back until the next one."""
+
+
+def regular_file_descriptor(file: BinaryIO) -> bool:
+    """True for a file ``sendfile`` can read: a regular file with a descriptor
+    (not an in-memory stream, nor a pipe, socket or terminal, which it refuses
+    with EINVAL)."""
+    try:
+        return stat.S_ISREG(os.fstat(file.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 async def sendfile_range(

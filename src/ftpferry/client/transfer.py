@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from typing import BinaryIO, Final
 from ftpferry.netio import (
     DataSocketError,
     SpliceUnavailable,
+    regular_file_descriptor,
     splice_to_file,
     write_all,
     write_pieces,
@@ -259,15 +259,6 @@ async def receive_all(connection: DataConnection, ticker: Ticker) -> bytes:
         ticker(count)
 
 
-def _regular_file_descriptor(file: BinaryIO) -> bool:
-    """True for a file ``sendfile`` can read: a regular file (not a pipe, socket
-    or terminal, which it refuses with EINVAL) with a descriptor."""
-    try:
-        return stat.S_ISREG(os.fstat(file.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
 async def send_from_file(
     connection: DataConnection, file: BinaryIO, ticker: Ticker, *, ascii_mode: bool
 ) -> None:
@@ -281,7 +272,7 @@ async def send_from_file(
     it is for many small files, where that is cheaper than a connection each.
     """
     blocks = connection.blocks
-    if not blocks and not ascii_mode and connection.zero_copy and _regular_file_descriptor(file):
+    if not blocks and not ascii_mode and connection.zero_copy and regular_file_descriptor(file):
         offset = file.tell()
         while True:
             sent = await connection.sendfile(file, offset, UPLOAD_STRETCH)

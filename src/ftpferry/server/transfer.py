@@ -33,6 +33,7 @@ from typing import BinaryIO, Final
 
 from ftpferry.netio import (
     SpliceUnavailable,
+    regular_file_descriptor,
     sendfile_range,
     splice_to_file,
     tls_recv_into,
@@ -77,6 +78,10 @@ class Progress:
         """Time since the transfer started."""
         return time.monotonic() - self.started
 
+    def add(self, count: int) -> None:
+        """``count`` more bytes moved (a callback for :func:`ftpferry.netio.sendfile_range`)."""
+        self.bytes += count
+
 
 async def send_file(
     sock: socket.socket,
@@ -92,13 +97,13 @@ async def send_file(
 
     Binary transfers over plain TCP go with ``sendfile``: the bytes never
     enter Python.  Everything else (TLS, which must encrypt in user space;
-    ASCII, which converts line ends; a storage file without a descriptor)
+    ASCII, which converts line ends; a storage file that is not a regular file)
     takes one read-and-send loop.  ``size``, the file's size when the
     transfer began, spares a small file the second ``sendfile`` (and the
     trip through the event loop before it) that would only find the end;
     block mode's sendfile path needs it for its headers.
     """
-    if ascii_mode or isinstance(sock, ssl.SSLSocket) or not _has_descriptor(file):
+    if ascii_mode or isinstance(sock, ssl.SSLSocket) or not regular_file_descriptor(file):
         await _send_read_chunks(sock, file, offset, progress, ascii_mode=ascii_mode, blocks=blocks)
     elif blocks:
         await _sendfile_blocks(sock, file, offset, progress, size=size)
@@ -106,22 +111,11 @@ async def send_file(
         await _sendfile(sock, file, offset, progress, size=size)
 
 
-def _has_descriptor(file: BinaryIO) -> bool:
-    try:
-        file.fileno()
-    except (AttributeError, OSError, ValueError):
-        return False
-    return True
-
-
 async def _sendfile(
     sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, *, size: int | None
 ) -> None:
-    def sent(count: int) -> None:
-        progress.bytes += count
-
     remaining = None if size is None else size - offset
-    await sendfile_range(sock.fileno(), file.fileno(), offset, remaining, sent)
+    await sendfile_range(sock.fileno(), file.fileno(), offset, remaining, progress.add)
 
 
 async def _send_read_chunks(
@@ -201,17 +195,10 @@ async def _sendfile_blocks(
             await _send_framed(sock, header, 0, progress)
             return
         await _send_all_more(sock, header)
-        end = offset + count
-        while offset < end:
-            try:
-                sent = os.sendfile(out_fd, in_fd, offset, end - offset)
-            except BlockingIOError:
-                await wait_writable(out_fd)
-                continue
-            if sent == 0:
-                raise OSError(f"the file shrank: {end - offset} bytes of a block missing")
-            offset += sent
-            progress.bytes += sent
+        sent = await sendfile_range(out_fd, in_fd, offset, count, progress.add)
+        if sent < count:
+            raise OSError(f"the file shrank: {count - sent} bytes of a block missing")
+        offset += sent
         if offset >= size:
             return
 
