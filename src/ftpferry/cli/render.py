@@ -21,7 +21,7 @@ from .operations import FileResult, ListResult, MkdirResult, MoveResult, RemoveR
 from .progress import format_bytes, format_rate
 
 if TYPE_CHECKING:
-    from ftpferry.sync import MirrorReport, Transfer, TransferOutcome
+    from ftpferry.sync import MirrorPlan, MirrorReport, Transfer, TransferOutcome
 
 __all__ = [
     "Rendered",
@@ -166,6 +166,33 @@ def render_file(command: str, url: str, result: FileResult) -> Rendered:
 # -- mirror --------------------------------------------------------------------------------
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def _mirror_document(url: str, local: str, report: MirrorReport) -> Document:
+    """What the documents of a run and of a dry run share: which mirror, and what
+    its plan leaves alone (unchanged, skipped, conflicts)."""
+    plan = report.plan
+    return {
+        "command": "mirror",
+        "ok": report.ok,
+        "direction": report.direction,
+        "url": url,
+        "local": local,
+        "unchanged": len(plan.unchanged),
+        "skipped": [
+            {"path": item.path, "kind": item.kind, "reason": item.reason} for item in plan.skipped
+        ],
+        "conflicts": [{"path": c.path, "reason": c.reason} for c in plan.conflicts],
+    }
+
+
+def _mirror_summary(plan: MirrorPlan, totals: str) -> str:
+    """What was left alone, and why, before the totals: not failures, but worth a look."""
+    return "\n".join([*(f"skipped {item.path}: {item.reason}" for item in plan.skipped), totals])
+
+
 def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> Rendered:
     """``mirror``: every file sent, links made, what was created, removed or skipped,
     and failures."""
@@ -174,16 +201,11 @@ def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> 
     plan = report.plan
     modes = report.modes
     document: Document = {
-        "command": "mirror",
-        "ok": report.ok,
-        "direction": report.direction,
-        "url": url,
-        "local": local,
+        **_mirror_document(url, local, report),
         "parallel": parallel,
         "connections": report.connections,
         "files": [outcome_document(outcome) for outcome in report.transfers],
         "transferred": sum(1 for outcome in report.transfers if outcome.ok),
-        "unchanged": len(plan.unchanged),
         "created": list(report.created),
         "deleted": [{"path": removal.path, "kind": removal.kind} for removal in report.removed],
         "links": [
@@ -196,10 +218,6 @@ def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> 
             for link in report.links
         ],
         "links_unchanged": len(plan.unchanged_links),
-        "skipped": [
-            {"path": item.path, "kind": item.kind, "reason": item.reason} for item in plan.skipped
-        ],
-        "conflicts": [{"path": c.path, "reason": c.reason} for c in plan.conflicts],
         "errors": [
             {"path": error.path, "stage": error.stage, "message": error.message}
             for error in report.errors
@@ -213,30 +231,25 @@ def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> 
             else (list(report.data_commands) or None)
         ),
     }
-    sent = document["transferred"]
+    sent = sum(1 for outcome in report.transfers if outcome.ok)
     verb = "downloaded" if report.direction == "download" else "uploaded"
     parts = [
-        f"{verb} {sent} file{'s' if sent != 1 else ''} ({format_bytes(report.transferred_bytes)})",
+        f"{verb} {_plural(sent, 'file')} ({format_bytes(report.transferred_bytes)})",
         f"{len(plan.unchanged)} unchanged",
     ]
     if report.links:
-        count = len(report.links)
-        parts.append(f"{count} symbolic link{'s' if count != 1 else ''} made")
+        parts.append(f"{_plural(len(report.links), 'symbolic link')} made")
     if report.removed:
         parts.append(f"{len(report.removed)} deleted")
     if plan.skipped:
         parts.append(f"{len(plan.skipped)} skipped")
     if report.errors:
         parts.append(f"{len(report.errors)} failed")
-    # What was left alone, and why, before the totals: not failures, but worth a look.
-    details = [f"skipped {item.path}: {item.reason}" for item in plan.skipped]
-    summary = "\n".join(
-        [
-            *details,
-            f"mirror: {', '.join(parts)} in {report.seconds:.2f} s "
-            f"({format_rate(report.transferred_bytes, report.seconds)}, "
-            f"{report.connections} connection{'s' if report.connections != 1 else ''})",
-        ]
+    summary = _mirror_summary(
+        plan,
+        f"mirror: {', '.join(parts)} in {report.seconds:.2f} s "
+        f"({format_rate(report.transferred_bytes, report.seconds)}, "
+        f"{_plural(report.connections, 'connection')})",
     )
     # Failed transfers and removals were reported by the progress view as they happened.
     warnings = tuple(
@@ -334,12 +347,8 @@ def _render_mirror_plan(url: str, local: str, report: MirrorReport) -> Rendered:
         *(f"would link {link.path} -> {link.target}" for link in plan.links),
     ]
     document: Document = {
-        "command": "mirror",
-        "ok": report.ok,
+        **_mirror_document(url, local, report),
         "dry_run": True,
-        "direction": report.direction,
-        "url": url,
-        "local": local,
         "create_root": plan.create_root,
         "mkdirs": list(plan.mkdirs),
         "files": [
@@ -347,31 +356,23 @@ def _render_mirror_plan(url: str, local: str, report: MirrorReport) -> Rendered:
             for item in plan.transfers
         ],
         "bytes": plan.transfer_bytes,
-        "unchanged": len(plan.unchanged),
         "delete": [{"path": path, "kind": kind} for path, kind in removals],
         "links": [
             {"path": link.path, "target": link.target, "reason": link.reason} for link in plan.links
         ],
-        "skipped": [
-            {"path": item.path, "kind": item.kind, "reason": item.reason} for item in plan.skipped
-        ],
-        "conflicts": [{"path": c.path, "reason": c.reason} for c in plan.conflicts],
     }
-    count = len(plan.transfers)
     parts = [
-        f"would {verb} {count} file{'s' if count != 1 else ''} "
+        f"would {verb} {_plural(len(plan.transfers), 'file')} "
         f"({format_bytes(plan.transfer_bytes)})",
         f"{len(plan.unchanged)} unchanged",
     ]
     if removals:
         parts.append(f"would remove {len(removals)}")
     if plan.links:
-        links = len(plan.links)
-        parts.append(f"would make {links} symbolic link{'s' if links != 1 else ''}")
+        parts.append(f"would make {_plural(len(plan.links), 'symbolic link')}")
     if plan.skipped:
         parts.append(f"{len(plan.skipped)} skipped")
-    details = [f"skipped {item.path}: {item.reason}" for item in plan.skipped]
-    summary = "\n".join([*details, f"mirror (dry run, nothing changed): {', '.join(parts)}"])
+    summary = _mirror_summary(plan, f"mirror (dry run, nothing changed): {', '.join(parts)}")
     return Rendered(
         document=document,
         lines=tuple(lines),
