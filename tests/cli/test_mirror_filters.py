@@ -44,10 +44,12 @@ def files_of(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
-def test_exclude_download_leaves_out_both_sides(cli: Cli, remote: Remote, tmp_path: Path) -> None:
+def test_exclude_download_leaves_out_both_sides(
+    cli: Cli, remote: Remote, mode: str, tmp_path: Path
+) -> None:
     make_tree(remote.root, TREE)
     local = tmp_path / "copy"
-    first = cli.ok("mirror", "--json", "-v", *EXCLUDES, remote.url(path=""), local)
+    first = cli.ok("mirror", "--json", "-v", "--mode", mode, *EXCLUDES, remote.url(path=""), local)
     assert files_of(local) == KEPT
     assert {item["path"] for item in first.json()["files"]} == KEPT
     # An excluded directory is not even listed.
@@ -61,20 +63,32 @@ def test_exclude_download_leaves_out_both_sides(cli: Cli, remote: Remote, tmp_pa
     (local / "old" / "kept.tmp").write_text("excluded")
     (local / "old" / "gone.txt").write_text("not excluded")
     (remote.root / "c.txt").unlink()
-    second = cli.ok("mirror", "--json", "--delete", *EXCLUDES, remote.url(path=""), local).json()
+    second = cli.ok(
+        "mirror", "--json", "--delete", "--mode", mode, *EXCLUDES, remote.url(path=""), local
+    ).json()
     assert {item["path"] for item in second["deleted"]} == {"c.txt", "old/gone.txt"}
     assert second["errors"] == []
     assert files_of(local) == (KEPT - {"c.txt"}) | {".git/config", "mine.tmp", "old/kept.tmp"}
 
 
-def test_exclude_upload_leaves_out_both_sides(cli: Cli, ftpferry: Remote, tmp_path: Path) -> None:
+def test_exclude_upload_leaves_out_both_sides(
+    cli: Cli, ftpferry: Remote, mode: str, tmp_path: Path
+) -> None:
     local = tmp_path / "site"
     make_tree(local, TREE)
     target = ftpferry.root / "site"
     target.mkdir()
     (target / "server.tmp").write_bytes(b"the server's own scratch file")
     result = cli.ok(
-        "mirror", "--json", "--reverse", "--delete", *EXCLUDES, local, ftpferry.url(path="site")
+        "mirror",
+        "--json",
+        "--reverse",
+        "--delete",
+        "--mode",
+        mode,
+        *EXCLUDES,
+        local,
+        ftpferry.url(path="site"),
     ).json()
     assert {item["path"] for item in result["files"]} == KEPT
     assert result["deleted"] == []
