@@ -657,6 +657,20 @@ def test_list(populated: Remote) -> None:
     assert [parse_list_line(line)["name"] for line in lines] == ["inner.txt"]
 
 
+def test_list_of_a_file_shows_that_file(populated: Remote) -> None:
+    """LIST and NLST of a file answer with the file alone, as ``ls -l file`` does;
+    a missing name is 550 for both."""
+    lines: list[str] = []
+    populated.ftp.dir("plain.bin", lines.append)
+    assert [parse_list_line(line)["name"] for line in lines] == ["plain.bin"]
+    assert parse_list_line(lines[0])["size"] == "1000"
+    assert populated.ftp.nlst("sub/inner.txt") == ["inner.txt"]
+    for command in ("LIST", "NLST"):
+        with pytest.raises(ftplib.error_perm) as error:
+            populated.ftp.retrlines(f"{command} missing.bin", lines.append)
+        assert perm_code(error) == "550"
+
+
 def test_mlsd_facts(populated: Remote) -> None:
     entries = dict(populated.ftp.mlsd())
     listed = {name for name, facts in entries.items() if facts.get("type") not in {"cdir", "pdir"}}

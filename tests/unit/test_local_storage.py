@@ -20,6 +20,7 @@ from ftpferry.storage import (
     PermissionDenied,
     StorageError,
 )
+from ftpferry.storage.local import INLINE_LISTING_BYTES
 
 T = TypeVar("T")
 
@@ -161,6 +162,13 @@ def test_list_missing_and_file(storage: LocalStorage) -> None:
         run(storage.list_dir("/nope"))
     with pytest.raises(NotADirectory):
         run(storage.list_dir("/data.txt"))
+
+
+def test_list_dir_of_a_large_file(storage: LocalStorage, root: Path) -> None:
+    """A file larger than a directory listed inline is refused as a file too."""
+    (root / "large.bin").write_bytes(b"x" * (INLINE_LISTING_BYTES + 1))
+    with pytest.raises(NotADirectory, match=r"/large\.bin: not a directory"):
+        run(storage.list_dir("/large.bin"))
 
 
 # -- the root boundary ---------------------------------------------------------------

@@ -54,6 +54,10 @@ def _configure_logging(verbose: bool) -> None:
     )
     if not verbose:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
+    # The format above names neither process nor thread: without these, a log
+    # record skips the getpid system call and the thread lookups it would make
+    # for them (one record per transfer, so per request of a busy server).
+    logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
 
 
 @click.command()

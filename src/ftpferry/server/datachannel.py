@@ -149,6 +149,7 @@ class PassiveListener:
         expected_peer: IPAddress | None,
         command: str,
         timeout: float,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._pool = pool
         self._sock: socket.socket | None = sock
@@ -157,7 +158,7 @@ class PassiveListener:
         self.command = command  # PASV or EPSV, for the transfer log
         self._claimed = False
         self._error: OSError | None = None
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop
         self._future: asyncio.Future[socket.socket | None] = self._loop.create_future()
         self._loop.add_reader(sock.fileno(), self._on_readable)
         self._expiry: asyncio.TimerHandle | None = self._loop.call_later(

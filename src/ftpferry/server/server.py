@@ -58,6 +58,11 @@ class FtpServer:
         self._per_ip: collections.Counter[str] = collections.Counter()
         self._storages: dict[Path, LocalStorage] = {}
         self._server: asyncio.Server | None = None
+        # The event loop serving the sessions, set by start().  Sessions schedule
+        # their work on it directly: on Python 3.11 every asyncio.get_running_loop()
+        # (asyncio.create_task too) makes a getpid system call, and asking for the
+        # loop at each command and transfer made a fifth of the server's calls.
+        self.loop: asyncio.AbstractEventLoop
 
     # -- shared services for sessions ---------------------------------------------------
 
@@ -151,7 +156,7 @@ class FtpServer:
         self._prepare_directories()
         self._prepare_tls()
         self._raise_file_limit()
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         if self.config.tls.implicit_port is not None:
             self._implicit = await loop.create_server(
                 lambda: Session(self),

@@ -263,7 +263,7 @@ class Session(asyncio.BufferedProtocol):
                     self.transport.pause_reading()
                 break
         if self._queue and self._runner is None and not self._closing:
-            self._runner = asyncio.get_running_loop().create_task(self._run_queue())
+            self._runner = self.server.loop.create_task(self._run_queue())
 
     def _enqueue_close(self) -> None:
         """The client closed its side: answer what it queued, then close."""
@@ -288,7 +288,7 @@ class Session(asyncio.BufferedProtocol):
         finally:
             self._runner = None
         if self._queue and not self._closing:
-            self._runner = asyncio.get_running_loop().create_task(self._run_queue())
+            self._runner = self.server.loop.create_task(self._run_queue())
 
     async def _throttle(self) -> None:
         """Token bucket: at most ``max_commands_per_second``, one second of burst.
@@ -307,7 +307,7 @@ class Session(asyncio.BufferedProtocol):
         self._tokens -= 1.0
 
     def _drain_reader_later(self) -> None:
-        asyncio.get_running_loop().call_soon(self._drain_reader)
+        self.server.loop.call_soon(self._drain_reader)
 
     def _handle_urgent(self, event: Event) -> bool:
         """ABOR, STAT and QUIT during a transfer; True when handled here."""
@@ -459,8 +459,7 @@ class Session(asyncio.BufferedProtocol):
     # -- time-outs ---------------------------------------------------------------------
 
     def _schedule_timer(self, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(delay, self._check_timeouts)
+        self._timer = self.server.loop.call_later(delay, self._check_timeouts)
 
     def _check_timeouts(self) -> None:
         """One timer per session, re-armed only when it fires: no churn per command."""

@@ -56,7 +56,10 @@ class Storage(Protocol):
         """Stat a path (following symlinks that stay inside the root)."""
 
     async def list_dir(self, path: str) -> list[FileStat]:
-        """The entries of a directory, symlinks reported as links."""
+        """The entries of a directory, symlinks reported as links.
+
+        Raises :class:`NotADirectory` for a file, which LIST then shows alone.
+        """
 
     async def open_read(self, path: str) -> BinaryIO:
         """Open a regular file for reading."""

@@ -179,7 +179,10 @@ class LocalStorage:
         """
         try:
             real = self._existing(path)
-            if os.stat(real).st_size <= INLINE_LISTING_BYTES:
+            st = os.stat(real)
+            if not stat_module.S_ISDIR(st.st_mode):
+                raise NotADirectory(f"{path}: not a directory")
+            if st.st_size <= INLINE_LISTING_BYTES:
                 return self._list_dir_sync(real)
             return await asyncio.to_thread(self._list_dir_sync, real)
         except OSError as exc:

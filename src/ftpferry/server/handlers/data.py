@@ -168,6 +168,7 @@ def _open_passive(session: Session, command: str) -> PassiveListener | None:
         expected_peer=expected,
         command=command,
         timeout=session.server.config.limits.data_timeout,
+        loop=session.server.loop,
     )
     session.passive = listener
     return listener
@@ -287,7 +288,7 @@ async def run_transfer(
         session.reply(ReplyCode.DATA_ALREADY_OPEN, opening)
     else:
         session.reply(ReplyCode.FILE_STATUS_OK, opening)
-    task: asyncio.Task[socket.socket | None] = asyncio.get_running_loop().create_task(
+    task: asyncio.Task[socket.socket | None] = session.server.loop.create_task(
         _secured(session, sock, progress, body, reused=kept is not None)
     )
     session.transfer_task, session.progress = task, progress

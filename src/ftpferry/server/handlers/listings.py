@@ -12,6 +12,8 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Final
 
+from ftpferry.storage import NotADirectory
+
 if TYPE_CHECKING:
     from ftpferry.protocol import FileStat
 
@@ -44,10 +46,10 @@ async def list_entries(session: Session, arg: str) -> list[FileStat]:
         return [entry for entry in entries if fnmatch.fnmatchcase(entry.name, last)][
             :MAX_LIST_ENTRIES
         ]
-    entry = await storage.stat(path)
-    if entry.is_dir:
+    try:  # a directory, mostly: asking list_dir first resolves the path once, not twice
         return (await storage.list_dir(path))[:MAX_LIST_ENTRIES]
-    return [entry]
+    except NotADirectory:
+        return [await storage.stat(path)]
 
 
 async def list_names(session: Session, arg: str) -> list[str]:
