@@ -147,6 +147,11 @@ def test_parse_url() -> None:
     assert (implicit.tls, implicit.implicit_tls) == (True, True)
     forced = parse_url("ftps://h", implicit_tls=True)
     assert (forced.port, forced.implicit_tls) == (990, True)
+    # No query or fragment in FTP URLs: "?" and "#" belong to the name (a pattern's "?").
+    assert parse_url("ftp://h/logs/day-?.gz").path == "logs/day-?.gz"
+    assert parse_url("ftp://h/a?b?c#d").path == "a?b?c#d"
+    assert parse_url("ftp://h/odd?").path == "odd?"
+    assert parse_url("ftp://h/%3F%23").path == "?#"
     six = parse_url("ftp://[::1]:21/;type=i")
     assert (six.host, six.path, six.user) == ("::1", "", None)
     for bad in ("http://h/", "ftp:///path", "ftp://h:99999/"):

@@ -23,12 +23,15 @@ from ftpferry.client import Mode, parse_port_range
 from .connection import ClientSettings, Connector
 from .operations import (
     get_file,
+    get_matching,
     get_to_stdout,
+    is_name_pattern,
     list_remote,
     make_directory,
     mirror_tree,
     move_remote,
     put_file,
+    put_files,
     remove_remote,
     rename_target,
 )
@@ -36,6 +39,7 @@ from .progress import ProgressView
 from .render import (
     Rendered,
     render_file,
+    render_files,
     render_list,
     render_mirror,
     render_mkdir,
@@ -198,9 +202,12 @@ def ls(url: str, settings: ClientSettings) -> None:
 def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> None:
     """Download URL to DEST (default: its name in the current directory).
 
-    DEST "-" writes the file to standard output, and nothing else goes
-    there: progress and the summary stay on stderr (no bars when stdout is
-    a terminal).  A file called "-" is "./-".
+    A pattern as the URL's last part (*.csv, report-202?.pdf) downloads the
+    matching files of that directory into DEST, a directory (default: the
+    current one), as wget and lftp's mget do.  DEST "-" writes the file to
+    standard output, and nothing else goes there: progress and the summary
+    stay on stderr (no bars when stdout is a terminal).  A file called "-"
+    is "./-".
     """
     _check_settings(settings)
     to_stdout = is_stdout_dest(dest)
@@ -212,13 +219,21 @@ def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> N
             "use a file name, or -q and the exit code"
         )
     connector = _connector(url, settings)
+    pattern = is_name_pattern(connector.path)
+    if pattern and to_stdout:
+        raise click.UsageError("a pattern names several files; DEST - takes one")
 
     async def work(view: ProgressView) -> Rendered:
+        local = Path(dest) if dest is not None else None
         async with await connector() as client:
+            if pattern:
+                results = await get_matching(
+                    client, connector.path, local, resume=resume, view=view
+                )
+                return render_files("get", connector.display_url(), "download", results)
             if to_stdout:
                 result = await get_to_stdout(client, connector.path, view=view)
             else:
-                local = Path(dest) if dest is not None else None
                 result = await get_file(client, connector.path, local, resume=resume, view=view)
         return render_file("get", connector.display_url(), result)
 
@@ -226,18 +241,24 @@ def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> N
 
 
 @click.command(epilog=COMMON_HELP)
-@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.argument("url")
 @click.option("-c", "--continue", "resume", is_flag=True, help="Resume a partial remote file.")
 @client_options
-def put(src: Path, url: str, resume: bool, settings: ClientSettings) -> None:
-    """Upload SRC to URL (into it, when URL is a directory or ends with /)."""
+def put(sources: tuple[Path, ...], url: str, resume: bool, settings: ClientSettings) -> None:
+    """Upload SRC to URL (into it, when URL is a directory or ends with /).
+
+    Several SRC files go into URL, which must then be a directory.
+    """
     _check_settings(settings)
     connector = _connector(url, settings)
 
     async def work(view: ProgressView) -> Rendered:
         async with await connector() as client:
-            result = await put_file(client, src, connector.path, resume=resume, view=view)
+            if len(sources) > 1:
+                results = await put_files(client, sources, connector.path, resume=resume, view=view)
+                return render_files("put", connector.display_url(), "upload", results)
+            result = await put_file(client, sources[0], connector.path, resume=resume, view=view)
         return render_file("put", connector.display_url(result.remote), result)
 
     run_client_command("put", settings, connector.display_url(), work)

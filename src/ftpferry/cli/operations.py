@@ -8,14 +8,17 @@ login directory, as URL paths are (RFC 1738).
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ftpferry.client import (
     AsyncFTPClient,
+    Entry,
     Listing,
     PermanentError,
     ReplyError,
@@ -42,12 +45,15 @@ __all__ = [
     "MoveResult",
     "RemoveResult",
     "get_file",
+    "get_matching",
     "get_to_stdout",
+    "is_name_pattern",
     "list_remote",
     "make_directory",
     "mirror_tree",
     "move_remote",
     "put_file",
+    "put_files",
     "remove_remote",
 ]
 
@@ -152,9 +158,80 @@ async def get_file(
 ) -> FileResult:
     """Download one file; the copy gets the server's modification time (MDTM)."""
     local = download_destination(remote, dest)
-    offset = local.stat().st_size if resume and local.is_file() else 0
-    item = Transfer(path=remote, size=None, mtime=None, offset=offset)
     view.begin(files=1, total_bytes=0)
+    return await _download(client, remote, local, None, resume=resume, view=view)
+
+
+NAME_PATTERN_CHARACTERS: Final = frozenset("*?[")
+
+
+def is_name_pattern(remote: str) -> bool:
+    """True when the last part of ``remote`` is a pattern (``logs/*.gz``), which
+    ``get`` matches against the directory's listing, as wget and lftp's mget do."""
+    return not NAME_PATTERN_CHARACTERS.isdisjoint(posixpath.basename(remote))
+
+
+async def matching_files(client: AsyncFTPClient, pattern: str) -> list[Entry]:
+    """The files of the pattern's directory whose names match it, by name.
+
+    Only the last part may be a pattern (one listing, never a walk), and
+    only what the listing calls a file matches: a directory would need
+    ``mirror``, and a link listed as one could lead anywhere.
+    """
+    directory, name_pattern = posixpath.split(pattern)
+    if not NAME_PATTERN_CHARACTERS.isdisjoint(directory):
+        raise CommandError(f"{pattern}: only the last part of the path may be a pattern")
+    listing = await client.listdir(directory)
+    matches = sorted(
+        (e for e in listing if e.is_file and fnmatch.fnmatchcase(e.name, name_pattern)),
+        key=lambda entry: entry.name,
+    )
+    if not matches:
+        raise CommandError(f"no files match {pattern}")
+    return matches
+
+
+async def get_matching(
+    client: AsyncFTPClient,
+    pattern: str,
+    dest: Path | None,
+    *,
+    resume: bool,
+    view: ProgressView,
+) -> tuple[FileResult, ...]:
+    """Download every file matching ``pattern`` into the directory ``dest``
+    (default: the current one), in name order; the first failure stops it."""
+    directory = dest if dest is not None else Path()
+    if not directory.is_dir():
+        raise CommandError(
+            f"{directory} is not a directory: the files of a pattern go into one", ExitCode.LOCAL
+        )
+    matches = await matching_files(client, pattern)
+    view.begin(files=len(matches), total_bytes=sum(entry.size or 0 for entry in matches))
+    parent = posixpath.dirname(pattern)
+    results = []
+    for entry in matches:
+        remote = posixpath.join(parent, entry.name)
+        results.append(
+            await _download(
+                client, remote, directory / entry.name, entry.size, resume=resume, view=view
+            )
+        )
+    return tuple(results)
+
+
+async def _download(
+    client: AsyncFTPClient,
+    remote: str,
+    local: Path,
+    size: int | None,
+    *,
+    resume: bool,
+    view: ProgressView,
+) -> FileResult:
+    """One file of a ``get``, reported to ``view``; the copy gets the server's time."""
+    offset = local.stat().st_size if resume and local.is_file() else 0
+    item = Transfer(path=remote, size=size, mtime=None, offset=offset)
     view.item_started(0, item)
 
     def progress(done: int, total: int | None) -> None:
@@ -222,12 +299,55 @@ async def put_file(
     view: ProgressView,
 ) -> FileResult:
     """Upload one file; the copy gets the local modification time when MFMT is offered."""
+    info = _upload_source(source)
+    target = await upload_destination(client, source, remote)
+    view.begin(files=1, total_bytes=info.st_size)
+    return await _upload(client, source, info, target, resume=resume, view=view)
+
+
+async def put_files(
+    client: AsyncFTPClient,
+    sources: Sequence[Path],
+    remote: str,
+    *,
+    resume: bool,
+    view: ProgressView,
+) -> tuple[FileResult, ...]:
+    """Upload several files into the remote directory ``remote``, in the order
+    given; the first failure stops it.  Every source is checked first."""
+    infos = [_upload_source(source) for source in sources]
+    names = [source.name for source in sources]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise CommandError(f"two sources would both be uploaded as {twice[0]}", ExitCode.LOCAL)
+    if remote and not remote.endswith("/") and not await is_remote_dir(client, remote):
+        raise CommandError(f"{remote} is not a directory: several files go into one")
+    view.begin(files=len(sources), total_bytes=sum(info.st_size for info in infos))
+    results = []
+    for source, info in zip(sources, infos, strict=True):
+        target = posixpath.join(remote, source.name) if remote else source.name
+        results.append(await _upload(client, source, info, target, resume=resume, view=view))
+    return tuple(results)
+
+
+def _upload_source(source: Path) -> os.stat_result:
+    """A file ``put`` can send; FileNotFoundError before anything is sent."""
     if source.is_dir():
         raise CommandError(f"{source} is a directory: use `ftpferry mirror --reverse`")
-    info = source.stat()  # FileNotFoundError, before anything is sent
-    target = await upload_destination(client, source, remote)
+    return source.stat()
+
+
+async def _upload(
+    client: AsyncFTPClient,
+    source: Path,
+    info: os.stat_result,
+    target: str,
+    *,
+    resume: bool,
+    view: ProgressView,
+) -> FileResult:
+    """One file of a ``put``, reported to ``view``; the copy gets the local time (MFMT)."""
     item = Transfer(path=target, size=info.st_size, mtime=info.st_mtime)
-    view.begin(files=1, total_bytes=info.st_size)
     view.item_started(0, item)
 
     def progress(done: int, total: int | None) -> None:

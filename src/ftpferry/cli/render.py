@@ -132,6 +132,38 @@ def outcome_document(outcome: TransferOutcome) -> Document:
     }
 
 
+def _file_document(result: FileResult) -> Document:
+    return {
+        **outcome_document(result.outcome),
+        "remote": result.remote,
+        "local": str(result.local),
+        "size": result.size,
+    }
+
+
+def render_files(
+    command: str, url: str, direction: str, results: tuple[FileResult, ...]
+) -> Rendered:
+    """``get PATTERN``/``put SRC... DIR``: each file as in :func:`render_file`'s
+    ``files``, and the totals."""
+    moved = sum(result.outcome.transferred for result in results)
+    document: Document = {
+        "command": command,
+        "ok": True,
+        "url": url,
+        "direction": direction,
+        "count": len(results),
+        "bytes": moved,
+        "files": [_file_document(result) for result in results],
+    }
+    seconds = sum(result.outcome.seconds for result in results)
+    verb = "downloaded" if direction == "download" else "uploaded"
+    summary = f"{command}: {verb} {_plural(len(results), 'file')} ({format_bytes(moved)})"
+    if moved and seconds > 0:
+        summary += f" in {seconds:.2f} s ({format_rate(moved, seconds)})"
+    return Rendered(document=document, summary=summary)
+
+
 def render_file(command: str, url: str, result: FileResult) -> Rendered:
     """``get``/``put``: the one file, bytes moved and how."""
     outcome = result.outcome
@@ -150,14 +182,7 @@ def render_file(command: str, url: str, result: FileResult) -> Rendered:
         "mode": outcome.mode,
         "data_command": outcome.data_command,
         "mtime_set": outcome.mtime_set,
-        "files": [
-            {
-                **outcome_document(outcome),
-                "remote": result.remote,
-                "local": str(result.local),
-                "size": result.size,
-            }
-        ],
+        "files": [_file_document(result)],
     }
     # The progress view already said how the file went.
     return Rendered(document=document)

@@ -78,8 +78,13 @@ class FTPTarget:
 
 
 def parse_url(url: str, *, implicit_tls: bool | None = None) -> FTPTarget:
-    """Split an ``ftp://`` or ``ftps://`` URL; ValueError for anything else."""
-    parts = urlsplit(url)
+    """Split an ``ftp://`` or ``ftps://`` URL; ValueError for anything else.
+
+    FTP URLs have neither query nor fragment (RFC 1738): a ``?`` or ``#`` in
+    the path is a character of the name, as in a pattern (``report-?.pdf``),
+    not the start of something to drop.
+    """
+    parts = urlsplit(url, allow_fragments=False)
     scheme = parts.scheme.lower()
     if scheme not in {"ftp", "ftps"}:
         raise ValueError(f"{url!r} is not an ftp:// or ftps:// URL")
@@ -95,7 +100,8 @@ def parse_url(url: str, *, implicit_tls: bool | None = None) -> FTPTarget:
         implicit_tls = tls and port == IMPLICIT_TLS_PORT
     if port is None:
         port = IMPLICIT_TLS_PORT if implicit_tls else DEFAULT_PORT
-    path = parts.path.removeprefix("/")
+    query = "?" + parts.query if parts.query or url.endswith("?") else ""
+    path = (parts.path + query).removeprefix("/")
     # RFC 1738 ";type=a" suffix: not a part of the name.
     path, _, _ = path.partition(";type=")
     return FTPTarget(
