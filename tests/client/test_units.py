@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import itertools
 from pathlib import Path
 
@@ -26,9 +27,11 @@ from ftpferry.client import (
     remembered_mode,
     resolve_password,
 )
+from ftpferry.client.entries import mdtm_to_datetime
 from ftpferry.client.modes import pasv_connect_host, remember_mode
 from ftpferry.client.replies import ReplyParser, parse_pwd_reply
 from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
+from ftpferry.protocol.listing import parse_mdtm
 
 # -- replies -------------------------------------------------------------------------------
 
@@ -299,3 +302,39 @@ def test_pasv_connect_host(
     chosen, reason = pasv_connect_host(announced, peer, trust=trust)
     assert chosen == host
     assert (reason is not None) == replaced
+
+
+# -- times ---------------------------------------------------------------------------------
+
+
+def _slow_mdtm(text: str) -> datetime.datetime | None:
+    """The general way: epoch seconds, then a datetime."""
+    try:
+        return datetime.datetime.fromtimestamp(parse_mdtm(text.strip()), datetime.UTC)
+    except ValueError:
+        return None
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=14, max_size=14)
+    | st.datetimes(
+        min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(9999, 12, 30)
+    ).map(lambda when: when.strftime("%Y%m%d%H%M%S"))
+    | st.sampled_from(["20240229235960", "20231231235961", "20230229120000", "2024013112000"])
+)
+def test_mdtm_fast_path_agrees_with_the_general_one(text: str) -> None:
+    """Plain 14-digit times are built directly; the result is the general parser's,
+    leap seconds and impossible dates included."""
+    assert mdtm_to_datetime(text) == _slow_mdtm(text)
+
+
+def test_mdtm_to_datetime() -> None:
+    assert mdtm_to_datetime(" 20240102030405 ") == datetime.datetime(
+        2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC
+    )
+    assert mdtm_to_datetime("20240102030405.25") == datetime.datetime(
+        2024, 1, 2, 3, 4, 5, 250000, tzinfo=datetime.UTC
+    )
+    assert mdtm_to_datetime("20241302030405") is None  # month 13
+    fullwidth = "".join(chr(0xFF10 + int(digit)) for digit in "20240102030405")
+    assert mdtm_to_datetime(fullwidth) is None  # digits, but not ASCII ones

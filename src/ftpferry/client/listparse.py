@@ -27,6 +27,7 @@ The reference time is a parameter so tests are deterministic.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Iterable
 from types import MappingProxyType
@@ -68,13 +69,13 @@ _TOTAL: Final = re.compile(r"total\s+\d+", re.ASCII | re.IGNORECASE)
 
 def parse_list(lines: Iterable[str], *, now: datetime.datetime | None = None) -> Listing:
     """Parse LIST output lines (line ends already removed) into a :class:`Listing`."""
-    reference = now or datetime.datetime.now(_UTC)
+    reference = _Now(now or datetime.datetime.now(_UTC))
     entries: list[Entry] = []
     unparsed: list[str] = []
     for line in lines:
         if not line.strip() or _TOTAL.fullmatch(line.strip()):
             continue
-        entry = parse_list_line(line, now=reference)
+        entry = _parse_line(line, reference)
         if entry is None:
             unparsed.append(line)
         elif entry.name not in {".", ".."}:
@@ -82,8 +83,23 @@ def parse_list(lines: Iterable[str], *, now: datetime.datetime | None = None) ->
     return Listing(tuple(entries), tuple(unparsed), source="LIST")
 
 
+class _Now:
+    """The reference time of a listing, with what every time-of-day line needs
+    worked out once per listing instead of once per line."""
+
+    __slots__ = ("latest", "years")
+
+    def __init__(self, now: datetime.datetime) -> None:
+        self.latest = now + datetime.timedelta(days=1)
+        self.years = (now.year, now.year - 1)
+
+
 def parse_list_line(line: str, *, now: datetime.datetime) -> Entry | None:
     """Parse one LIST line; None when no known format fits."""
+    return _parse_line(line, _Now(now))
+
+
+def _parse_line(line: str, now: _Now) -> Entry | None:
     if line.startswith("+"):
         return _parse_eplf(line)
     head = _UNIX_HEAD.fullmatch(line)
@@ -100,7 +116,7 @@ def parse_list_line(line: str, *, now: datetime.datetime) -> Entry | None:
 # -- Unix ls -l ---------------------------------------------------------------------------
 
 
-def _parse_unix(line: str, head: re.Match[str], now: datetime.datetime) -> Entry | None:
+def _parse_unix(line: str, head: re.Match[str], now: _Now) -> Entry | None:
     rest = head.group("rest")
     tail = _UNIX_TAIL.search(rest)
     if tail is None:
@@ -144,8 +160,12 @@ def _parse_unix(line: str, head: re.Match[str], now: datetime.datetime) -> Entry
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _octal_mode(mode: str) -> str:
-    """``rwxr-sr-t`` and friends as an octal string like MLSD's ``unix.mode``."""
+    """``rwxr-sr-t`` and friends as an octal string like MLSD's ``unix.mode``.
+
+    Cached: a listing holds a handful of distinct modes, repeated per line.
+    """
     bits = 0
     perms = mode[1:10]
     for index, char in enumerate(perms):
@@ -161,9 +181,7 @@ def _octal_mode(mode: str) -> str:
     return f"0{special * 512 + bits:o}" if special else f"0{bits:o}"
 
 
-def _ls_time(
-    month_text: str, day_text: str, when: str, now: datetime.datetime
-) -> datetime.datetime | None:
+def _ls_time(month_text: str, day_text: str, when: str, now: _Now) -> datetime.datetime | None:
     month = _MONTHS.get(month_text.lower().rstrip(".")[:3])
     if month is None:
         return None
@@ -174,15 +192,14 @@ def _ls_time(
         except ValueError:  # 30 Feb
             return None
     hour, minute, *seconds = (int(part) for part in when.split(":"))
-    latest = now + datetime.timedelta(days=1)
-    for year in (now.year, now.year - 1):  # 29 Feb may exist in only one of them
+    for year in now.years:  # this year or last; 29 Feb may exist in only one of them
         try:
             stamp = datetime.datetime(
                 year, month, day, hour, minute, seconds[0] if seconds else 0, tzinfo=_UTC
             )
         except ValueError:  # 30 Feb, 25:00, or 29 Feb in a common year
             continue
-        if stamp <= latest:
+        if stamp <= now.latest:
             return stamp
     return None
 
