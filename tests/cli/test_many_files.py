@@ -129,3 +129,33 @@ def test_put_several_files_refuses_bad_input(cli: Cli, ftpferry: Remote, tmp_pat
     assert "plain.txt is not a directory" in not_a_dir.stderr
     assert (ftpferry.root / "plain.txt").read_bytes() == b"keep"
     assert not (ftpferry.root / "one").exists()
+
+
+def test_put_parents_creates_the_remote_directories(
+    cli: Cli, remote: Remote, mode: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "site.tar"
+    source.write_bytes(os.urandom(5000))
+    other = tmp_path / "notes.txt"
+    other.write_text("notes\n")
+
+    without = cli("put", "--mode", mode, source, remote.url(path="deploy/2026/"))
+    assert without.returncode == 1
+    assert not (remote.root / "deploy").exists()
+
+    cli.ok("put", "-q", "-p", "--mode", mode, source, remote.url(path="deploy/2026/"))
+    assert (remote.root / "deploy/2026/site.tar").read_bytes() == source.read_bytes()
+    # The directories of a named file; existing ones are fine.
+    cli.ok("put", "-q", "--parents", "--mode", mode, other, remote.url(path="deploy/docs/n.txt"))
+    assert (remote.root / "deploy/docs/n.txt").read_text() == "notes\n"
+    cli.ok("put", "-q", "-p", "--mode", mode, source, other, remote.url(path="deploy/x/y"))
+    assert sorted(p.name for p in (remote.root / "deploy/x/y").iterdir()) == [
+        "notes.txt",
+        "site.tar",
+    ]
+
+    remote.put("blocker", b"a file where a directory would go")
+    blocked = cli("put", "-p", "--mode", mode, other, remote.url(path="blocker/n.txt"))
+    assert blocked.returncode == 1
+    assert "blocker" in blocked.stderr and "Traceback" not in blocked.stderr
+    assert (remote.root / "blocker").read_bytes() == b"a file where a directory would go"

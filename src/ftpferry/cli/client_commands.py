@@ -244,21 +244,34 @@ def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> N
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.argument("url")
 @click.option("-c", "--continue", "resume", is_flag=True, help="Resume a partial remote file.")
+@click.option(
+    "-p",
+    "--parents",
+    is_flag=True,
+    help="Create missing remote directories first (curl's --ftp-create-dirs).",
+)
 @client_options
-def put(sources: tuple[Path, ...], url: str, resume: bool, settings: ClientSettings) -> None:
+def put(
+    sources: tuple[Path, ...], url: str, resume: bool, parents: bool, settings: ClientSettings
+) -> None:
     """Upload SRC to URL (into it, when URL is a directory or ends with /).
 
     Several SRC files go into URL, which must then be a directory.
     """
     _check_settings(settings)
     connector = _connector(url, settings)
+    path = connector.path
 
     async def work(view: ProgressView) -> Rendered:
         async with await connector() as client:
             if len(sources) > 1:
-                results = await put_files(client, sources, connector.path, resume=resume, view=view)
+                results = await put_files(
+                    client, sources, path, resume=resume, view=view, parents=parents
+                )
                 return render_files("put", connector.display_url(), "upload", results)
-            result = await put_file(client, sources[0], connector.path, resume=resume, view=view)
+            result = await put_file(
+                client, sources[0], path, resume=resume, view=view, parents=parents
+            )
         return render_file("put", connector.display_url(result.remote), result)
 
     run_client_command("put", settings, connector.display_url(), work)

@@ -297,9 +297,17 @@ async def put_file(
     *,
     resume: bool,
     view: ProgressView,
+    parents: bool = False,
 ) -> FileResult:
-    """Upload one file; the copy gets the local modification time when MFMT is offered."""
+    """Upload one file; the copy gets the local modification time when MFMT is offered.
+
+    ``parents`` creates the remote directories it goes into first (curl's
+    ``--ftp-create-dirs``): the URL's directory when it ends with ``/``,
+    else the one holding the named file.
+    """
     info = _upload_source(source)
+    if parents:
+        await _make_parents(client, remote if remote.endswith("/") else posixpath.dirname(remote))
     target = await upload_destination(client, source, remote)
     view.begin(files=1, total_bytes=info.st_size)
     return await _upload(client, source, info, target, resume=resume, view=view)
@@ -312,14 +320,18 @@ async def put_files(
     *,
     resume: bool,
     view: ProgressView,
+    parents: bool = False,
 ) -> tuple[FileResult, ...]:
     """Upload several files into the remote directory ``remote``, in the order
-    given; the first failure stops it.  Every source is checked first."""
+    given; the first failure stops it.  Every source is checked first;
+    ``parents`` creates the directory (and its parents) before that."""
     infos = [_upload_source(source) for source in sources]
     names = [source.name for source in sources]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise CommandError(f"two sources would both be uploaded as {twice[0]}", ExitCode.LOCAL)
+    if parents:
+        await _make_parents(client, remote)
     if remote and not remote.endswith("/") and not await is_remote_dir(client, remote):
         raise CommandError(f"{remote} is not a directory: several files go into one")
     view.begin(files=len(sources), total_bytes=sum(info.st_size for info in infos))
@@ -328,6 +340,12 @@ async def put_files(
         target = posixpath.join(remote, source.name) if remote else source.name
         results.append(await _upload(client, source, info, target, resume=resume, view=view))
     return tuple(results)
+
+
+async def _make_parents(client: AsyncFTPClient, directory: str) -> None:
+    """``mkdir -p`` of where an upload goes (nothing for the login directory)."""
+    if directory.strip("/"):
+        await make_dirs(client, directory)
 
 
 def _upload_source(source: Path) -> os.stat_result:
