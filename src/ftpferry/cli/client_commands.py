@@ -241,7 +241,9 @@ def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> N
 
 
 @click.command(epilog=COMMON_HELP)
-@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument(
+    "sources", nargs=-1, required=True, metavar="SRC...", type=click.Path(path_type=Path)
+)
 @click.argument("url")
 @click.option("-c", "--continue", "resume", is_flag=True, help="Resume a partial remote file.")
 @click.option(
