@@ -30,6 +30,7 @@ import asyncio
 import collections
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from ftpferry.client import (
 
 from .plan import MirrorPlan, Removal, Transfer
 from .pool import ClientPool
-from .remote import make_dirs
+from .remote import make_dirs, unlink_if_link
 from .report import Direction, MirrorError, MirrorObserver, TransferOutcome
 from .tree import remote_path
 
@@ -122,6 +123,29 @@ class _Run:
         self.errors: list[MirrorError] = []
 
     # -- the sequential phases ----------------------------------------------------------------
+
+    async def remove_all(self, removals: Sequence[Removal]) -> None:
+        """Carry out ``removals`` in order (files before their directories).
+
+        On the server, each directory to remove with its contents is first
+        tried as a symbolic link (:func:`.remote.unlink_if_link`): a server
+        that lists a link to a directory as the directory would otherwise
+        have its contents, the files of the directory it leads to, deleted.
+        """
+        links: list[str] = []
+        if self.target.direction == "upload":
+            for top in _top_dirs(removals):
+                remote = remote_path(self.target.remote_root, top)
+                async with self.pool.client() as client:
+                    unlinked = await unlink_if_link(client, remote)
+                if unlinked:
+                    links.append(top)
+                    removal = Removal(path=top, is_dir=False, is_link=True)
+                    self.removed.append(removal)
+                    self.observer.removed(removal, None)
+        for removal in removals:
+            if not any(removal.path == top or removal.path.startswith(top + "/") for top in links):
+                await self.remove(removal)
 
     async def remove(self, removal: Removal) -> None:
         """Remove one target file or (empty) directory; failures are recorded."""
@@ -300,8 +324,7 @@ async def execute_plan(
 ) -> ExecutionResult:
     """Run ``plan`` (see the module docstring); the pool stays open for the caller."""
     run = _Run(target, plan, pool, observer)
-    for removal in plan.clear:
-        await run.remove(removal)
+    await run.remove_all(plan.clear)
     if plan.create_root and not await run.make_dir(""):
         run.queue.clear()
         return _result(run)
@@ -324,11 +347,23 @@ async def execute_plan(
     for item in run.queue:  # left over when every connection was lost
         message = "not transferred: no usable connection"
         run.errors.append(MirrorError(path=item.path, stage="connection", message=message))
-    for path in plan.delete_files:
-        await run.remove(Removal(path=path, is_dir=False))
-    for path in plan.delete_dirs:
-        await run.remove(Removal(path=path, is_dir=True))
+    await run.remove_all(
+        [
+            *(Removal(path=path, is_dir=False) for path in plan.delete_files),
+            *(Removal(path=path, is_dir=True) for path in plan.delete_dirs),
+        ]
+    )
     return _result(run)
+
+
+def _top_dirs(removals: Sequence[Removal]) -> list[str]:
+    """The directories of ``removals`` not inside another one of them."""
+    dirs = sorted(removal.path for removal in removals if removal.is_dir)
+    tops: list[str] = []
+    for path in dirs:  # sorted: a directory comes before what is inside it
+        if not any(path.startswith(top + "/") for top in tops):
+            tops.append(path)
+    return tops
 
 
 def _result(run: _Run) -> ExecutionResult:

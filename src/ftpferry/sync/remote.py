@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ftpferry.client import AsyncFTPClient, PermanentError, ReplyError
 
-__all__ = ["is_remote_dir", "make_dirs", "remove_tree"]
+__all__ = ["is_remote_dir", "make_dirs", "remove_tree", "unlink_if_link"]
 
 
 async def is_remote_dir(client: AsyncFTPClient, path: str) -> bool:
@@ -45,6 +45,23 @@ async def make_dirs(client: AsyncFTPClient, path: str) -> list[str]:
     return created
 
 
+async def unlink_if_link(client: AsyncFTPClient, path: str) -> bool:
+    """Remove ``path`` if it is a symbolic link the server lists as a directory.
+
+    Some servers (ftpferry for links inside the root, pyftpdlib in MLSD) show
+    a link to a directory as the directory itself, and no listing tells
+    them apart.  Emptying such a "directory" would delete the files of the
+    directory it leads to, which ``rm -r`` must never do.  DELE removes a
+    link and nothing else, and every server refuses it for a real
+    directory: True when it removed one, False for a directory to empty.
+    """
+    try:
+        await client.remove(path)
+    except ReplyError:
+        return False
+    return True
+
+
 async def remove_tree(
     client: AsyncFTPClient,
     path: str,
@@ -54,8 +71,10 @@ async def remove_tree(
     """Remove a remote directory and everything in it; returns the entries removed.
 
     Depth first: each directory's files are deleted, then its
-    subdirectories emptied and removed, then the directory itself.
-    ``removed(path, is_dir)`` is called after each removal.
+    subdirectories emptied and removed, then the directory itself.  A
+    subdirectory that is really a symbolic link is removed as the link
+    (:func:`unlink_if_link`), what it leads to left alone, as ``rm -r`` does.
+    ``removed(path, is_dir)`` is called after each removal (a link: False).
     """
     count = 0
     listing = await client.listdir(path)
@@ -63,13 +82,14 @@ async def remove_tree(
         if "/" in entry.name or entry.name in {"", ".", ".."}:
             continue
         child = posixpath.join(path, entry.name)
-        if entry.is_dir:
+        if entry.is_dir and not await unlink_if_link(client, child):
             count += await remove_tree(client, child, removed=removed)
-        else:
+            continue
+        if not entry.is_dir:
             await client.remove(child)
-            count += 1
-            if removed is not None:
-                removed(child, False)
+        count += 1
+        if removed is not None:
+            removed(child, False)
     await client.rmdir(path)
     if removed is not None:
         removed(path, True)
