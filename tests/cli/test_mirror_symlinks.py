@@ -283,6 +283,32 @@ def test_directory_loop_no_longer_breaks_the_mirror(
     assert sorted(path.relative_to(copy).as_posix() for path in copy.rglob("*")) == ["a.txt"]
 
 
+def test_directory_loops_end_without_unique_facts(cli: Cli, tmp_path: Path) -> None:
+    """A LIST-only server that lists links to directories as directories (as
+    ProFTPD with ``ShowSymlinks off``) gives no ``unique`` fact to tell a loop
+    by: three links back to the top used to be listed until paths overflowed.
+    Now each loop is gone round once and then skipped, and reported."""
+    remote = start_pyftpdlib(tmp_path, "--no-mlst", "--list-follows-links")
+    try:
+        remote.put("tree/a.txt", b"a\n")
+        remote.put("tree/sub/b.txt", b"b\n")
+        for name in ("l1", "l2", "l3"):
+            (remote.root / "tree" / name).symlink_to(".")
+        (remote.root / "tree" / "sub" / "up").symlink_to("..")
+        started = time.monotonic()
+        document = mirror_json(cli, remote.url(path="tree"), tmp_path / "copy", "--parallel", "2")
+    finally:
+        remote.stop()
+    assert time.monotonic() - started < 60
+    assert document["ok"] is True, document["errors"]
+    skipped = skipped_of(document)
+    assert "l1/l1" in skipped and "directory loop" in skipped["l1/l1"]
+    copy = tmp_path / "copy"
+    assert (copy / "a.txt").read_bytes() == b"a\n"
+    assert (copy / "sub" / "b.txt").read_bytes() == b"b\n"
+    assert max(len(path.relative_to(copy).parts) for path in copy.rglob("*")) <= 5
+
+
 # -- pyftpdlib: targets as written ------------------------------------------------------------
 
 

@@ -12,6 +12,10 @@ server behaviours ftpferry does not have:
 * ``--certfile``/``--keyfile``: FTPS (AUTH TLS, PBSZ, PROT); needs pyOpenSSL;
 * ``--say-mode-b``: ``MODE B`` is answered ``200`` but the data stays in
   stream mode, as a server that accepts what it does not do;
+* ``--list-follows-links``: LIST shows what a symbolic link leads to, a
+  link to a directory as a directory (ProFTPD's ``ShowSymlinks off``);
+  with ``--no-mlst`` nothing says it is a link, and no ``unique`` fact
+  tells a directory loop;
 * ``--inject-listing FILE``: a hostile server.  FILE is JSON,
   ``{"dir": {"LIST": [lines], "MLSD": [lines]}}`` with ``dir`` relative to
   the root ("" for the root); those lines are sent after the real entries
@@ -159,6 +163,11 @@ def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
     if args.inject_listing:
         with open(args.inject_listing, encoding="utf-8") as file:
             namespace["abstracted_fs"] = _injecting_filesystem(json.load(file))
+    if args.list_follows_links:
+        filesystem = namespace.get("abstracted_fs", AbstractedFS)
+        namespace["abstracted_fs"] = type(
+            "FollowingFS", (filesystem,), {"lstat": filesystem.stat, "readlink": None}
+        )
     return type("TestHandler", bases, namespace)
 
 
@@ -179,6 +188,7 @@ def main() -> None:
     parser.add_argument("--certfile", default=None)
     parser.add_argument("--keyfile", default=None)
     parser.add_argument("--inject-listing", default=None)
+    parser.add_argument("--list-follows-links", action="store_true")
     args = parser.parse_args()
 
     authorizer = DummyAuthorizer()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from ftpferry.client import AsyncFTPClient, FTPClient, PermanentError
 
-from .conftest import Remote
+from .conftest import Remote, start_pyftpdlib
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +110,47 @@ def test_async_walk_and_missing_top(remote: Remote) -> None:
             return seen
 
     assert asyncio.run(scenario()) == ["日本語"]
+
+
+# -- directory loops -----------------------------------------------------------------------
+
+
+def _loop_tree(remote: Remote) -> None:
+    """``tree`` with three links back to itself and one from a subdirectory."""
+    remote.put("tree/a.txt", b"a")
+    remote.put("tree/sub/b.txt", b"b")
+    for name in ("l1", "l2", "l3"):
+        (remote.root / "tree" / name).symlink_to(".")
+    (remote.root / "tree" / "sub" / "up").symlink_to("..")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("--no-mlst", "--list-follows-links")],
+    ids=["pyftpdlib-mlsd-unique", "pyftpdlib-list-only-no-unique"],
+)
+def test_walk_ends_at_directory_loops(tmp_path: Path, extra: tuple[str, ...]) -> None:
+    """Links the server lists as directories used to be walked until paths
+    overflowed; with three links in one directory, without ``unique`` facts
+    too, the walk now ends after going round each loop once or twice."""
+    remote = start_pyftpdlib(tmp_path, *extra)
+    try:
+        _loop_tree(remote)
+        with FTPClient.from_url(remote.url()) as ftp:
+            steps = list(itertools.islice(ftp.walk("tree"), 200))
+    finally:
+        remote.stop()
+    assert len(steps) < 50, [dirpath for dirpath, _, _ in steps]
+    walked = {dirpath: set(files) for dirpath, _, files in steps}
+    assert "a.txt" in walked["tree"] and "b.txt" in walked["tree/sub"]
+    assert max(dirpath.count("/") for dirpath in walked) <= 4
+
+
+def test_walk_ends_at_a_loop_on_ftpferry(ftpferry: Remote) -> None:
+    """ftpferry lists a link inside its root as a directory, with the unique
+    fact of what it leads to."""
+    _loop_tree(ftpferry)
+    with FTPClient.from_url(ftpferry.url()) as ftp:
+        steps = list(itertools.islice(ftp.walk("tree"), 200))
+    assert len(steps) < 50, [dirpath for dirpath, _, _ in steps]
+    assert {"tree", "tree/sub"} <= {dirpath for dirpath, _, _ in steps}

@@ -36,6 +36,7 @@ from .entries import Entry, EntryKind, Listing, mdtm_to_datetime, parse_mlsd, pa
 from .errors import ConnectionLost, FTPError, ReplyError, UnsupportedCommand
 from .listparse import parse_list
 from .login import Session, open_session
+from .loops import TreeWalk, WalkStep
 from .replies import Features, Reply, parse_pwd_reply
 from .runner import Body, TransferPlan, run_transfer
 from .transfer import (
@@ -56,8 +57,6 @@ LocalFile = str | os.PathLike[str] | BinaryIO
 """A local path, or a binary stream to read from / write to."""
 ListingSource = Literal["auto", "LIST"]
 """What :meth:`AsyncFTPClient.listdir` asks for: MLSD when offered, or LIST."""
-WalkStep = tuple[str, list[str], list[str]]
-"""``(dirpath, dirnames, filenames)``, as :func:`os.walk` yields."""
 
 HASH_ALGORITHMS: Final = {
     # name: (HASH algorithm name, X-command, hex digits)
@@ -491,16 +490,16 @@ class AsyncFTPClient:
 
         Yields ``(dirpath, dirnames, filenames)``; remove names from
         ``dirnames`` to skip those subdirectories.  Symbolic links are
-        listed in ``filenames`` and not followed.  A subdirectory that cannot
+        listed in ``filenames`` and not followed, but many servers list a
+        link to a directory as the directory: a directory that turns out
+        to be an ancestor over again is not entered (see :mod:`.loops`).  A subdirectory that cannot
         be listed is skipped; an error listing ``path`` itself is raised
         (but note that some LIST-only servers, vsftpd among them, list a
         missing directory as an empty one).
         """
-        top = path or "."
-        pending = [top]
+        walk = TreeWalk(path)
         first = True
-        while pending:
-            current = pending.pop()
+        while (current := walk.next_path()) is not None:
             try:
                 listing = await self.listdir(current)
             except ReplyError:
@@ -509,10 +508,10 @@ class AsyncFTPClient:
                 log.warning("walk: cannot list %s; skipped", current)
                 continue
             first = False
-            dirs = [entry.name for entry in listing if entry.is_dir]
-            files = [entry.name for entry in listing if not entry.is_dir]
-            yield current, dirs, files
-            pending.extend(posixpath.join(current, name) for name in reversed(dirs))
+            step = walk.visit(listing)
+            if step is not None:
+                yield step
+                walk.descend(step)
 
     # -- transfers -----------------------------------------------------------------------
 

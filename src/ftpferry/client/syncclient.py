@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import posixpath
 import threading
 from collections.abc import Coroutine, Iterator
 from types import TracebackType
@@ -28,6 +27,7 @@ from .datachannel import DataRoute
 from .entries import Entry, Listing
 from .errors import ReplyError
 from .login import Session
+from .loops import TreeWalk
 from .replies import Features, Reply
 from .transfer import ProgressCallback, TransferResult
 from .urls import FTPTarget
@@ -238,10 +238,9 @@ class FTPClient:
 
     def walk(self, path: str = "") -> Iterator[WalkStep]:
         """Walk a remote tree top-down, like :func:`os.walk` (see the async version)."""
-        pending = [path or "."]
+        walk = TreeWalk(path)
         first = True
-        while pending:
-            current = pending.pop()
+        while (current := walk.next_path()) is not None:
             try:
                 listing = self.listdir(current)
             except ReplyError:
@@ -249,10 +248,10 @@ class FTPClient:
                     raise
                 continue
             first = False
-            dirs = [entry.name for entry in listing if entry.is_dir]
-            files = [entry.name for entry in listing if not entry.is_dir]
-            yield current, dirs, files
-            pending.extend(posixpath.join(current, name) for name in reversed(dirs))
+            step = walk.visit(listing)
+            if step is not None:
+                yield step
+                walk.descend(step)
 
     def download(
         self,

@@ -25,11 +25,12 @@ A remote tree scanned with ``links=True`` records the remote links with
 their targets (see :mod:`.listings` for how LIST supplies what MLSD
 leaves out); a link whose target no listing gives is in
 :attr:`Tree.skipped`, with the reason.  Without ``links`` remote links
-are skipped (and reported).  Directories are not entered twice along one
-path: a directory whose MLSD ``unique`` fact is that of one of its
-ancestors, and whose names are that ancestor's names (a link such as
-``loop -> .`` that the server presents as a directory), is skipped as a
-loop instead of listed until paths overflow.
+are skipped (and reported).  Directories are not entered over and over
+along one path: a directory that repeats one of its ancestors (a link
+such as ``loop -> .`` that the server presents as a directory) is skipped
+as a loop instead of listed until paths overflow, found by its MLSD
+``unique`` fact or, on servers without one, by its listing (see
+:mod:`ftpferry.client.loops`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from ftpferry.client import (
     ReplyError,
     UnsupportedCommand,
 )
+from ftpferry.client.loops import LoopGuard
 
 from .exclude import Exclusions
 from .listings import directory_entries
@@ -244,32 +246,14 @@ async def _unique_of(pool: ClientPool, path: str) -> str | None:
     return entry.facts.get("unique") or None
 
 
-def _loop_ancestor(uniques: Mapping[str, str], parent: str, unique: str | None) -> str | None:
-    """The ancestor of ``parent/...`` (``parent`` included) that has ``unique``, if any."""
-    if not unique:
-        return None
-    ancestor = parent
-    while True:
-        if uniques.get(ancestor) == unique:
-            return ancestor
-        if not ancestor:
-            return None
-        ancestor = ancestor.rpartition("/")[0]
-
-
-def _names_fingerprint(listing: Listing) -> int:
-    return hash(frozenset(entry.name for entry in listing))
-
-
 @dataclass(slots=True)
 class _RemoteScan:
     """What :func:`scan_remote` has found so far.
 
-    A directory whose ``unique`` fact is an ancestor's is a *suspect*: it
-    is listed like any other, and is a loop only if its names are that
-    ancestor's names too.  Two proofs instead of one, because a server
-    whose ``unique`` facts are not unique (a constant, an inode number of
-    0) would otherwise lose every subdirectory as a "loop".
+    A directory that repeats an ancestor (a link the server lists as a
+    directory, leading back up the tree) is found by :class:`LoopGuard`,
+    from the ``unique`` facts when the server gives them and from the
+    listings otherwise; it is skipped, with what it holds.
     """
 
     links: bool
@@ -280,25 +264,20 @@ class _RemoteScan:
     skipped: list[Skipped] = field(default_factory=list)
     excluded: set[str] = field(default_factory=set)
     uniques: dict[str, str] = field(default_factory=dict)
-    fingerprints: dict[str, int] = field(default_factory=dict)
-    suspects: dict[str, str] = field(default_factory=dict)
+    guard: LoopGuard = field(default_factory=LoopGuard)
 
     def skip(self, path: str, kind: str, reason: str) -> None:
         self.skipped.append(Skipped(path=path, kind=kind, reason=reason))
 
     def take(self, relative: str, listing: Listing, long_listing: Listing | None) -> list[str]:
         """Record one listed directory; returns its subdirectories to list next."""
-        fingerprint = _names_fingerprint(listing)
-        ancestor = self.suspects.pop(relative, None)
+        ancestor = self.guard.loop_of(relative, listing, self.uniques.get(relative))
         if ancestor is not None:
-            if self.fingerprints.get(ancestor) == fingerprint:
-                reason = f"a directory loop: the same directory as {ancestor or '.'!r}"
-                self.skip(relative, "dir", reason)
-                return []
-            log.warning("%s has the unique fact of %s but other contents", relative, ancestor)
+            reason = f"a directory loop: the same directory as {ancestor or '.'!r}"
+            self.skip(relative, "dir", reason)
+            return []
         if relative:
             self.dirs.add(relative)
-        self.fingerprints[relative] = fingerprint
         merged = directory_entries(listing, long_listing)
         prefix = f"{relative}/" if relative else ""
         for name in merged.duplicates:
@@ -313,10 +292,7 @@ class _RemoteScan:
                 continue
             if entry.kind is EntryKind.DIR:
                 unique = entry.facts.get("unique")
-                seen = _loop_ancestor(self.uniques, relative, unique)
-                if seen is not None:
-                    self.suspects[path] = seen
-                elif unique:
+                if unique:
                     self.uniques[path] = unique
                 below.append(path)
             elif entry.kind is EntryKind.FILE:
@@ -336,7 +312,6 @@ class _RemoteScan:
 
     def unlistable(self, path: str, error: PermanentError) -> None:
         """A subdirectory answered its listing with 5xx: skipped, kept in the target."""
-        self.suspects.pop(path, None)
         self.dirs.add(path)
         self.skip(path, "dir", f"cannot be listed: {error.code} {' '.join(error.text.split())}")
 
