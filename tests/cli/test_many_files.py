@@ -7,12 +7,13 @@ each into the directory.  Bad input is refused before anything moves.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import Remote
+from tests.client.conftest import Remote, start_pyftpdlib
 
 from .conftest import Cli
 
@@ -159,3 +160,41 @@ def test_put_parents_creates_the_remote_directories(
     assert blocked.returncode == 1
     assert "blocker" in blocked.stderr and "Traceback" not in blocked.stderr
     assert (remote.root / "blocker").read_bytes() == b"a file where a directory would go"
+
+
+@pytest.mark.parametrize("listing", ["MLSD", "LIST"])
+def test_get_pattern_never_writes_outside_dest(cli: Cli, tmp_path: Path, listing: str) -> None:
+    """A hostile server lists names with a ``/`` or ``..`` among the matches:
+    they are left out, and nothing lands outside DEST."""
+    hostile = {
+        "logs": {
+            "MLSD": [
+                "type=file;size=5;modify=20240101000000; ../escape.gz",
+                "type=file;size=5;modify=20240101000000; ../../escape.gz",
+                "type=file;size=5;modify=20240101000000; sub/inner.gz",
+                "type=file;size=5;modify=20240101000000; ..",
+            ],
+            "LIST": [
+                "-rw-r--r--   1 owner    group           5 Jan 01  2024 ../escape.gz",
+                "-rw-r--r--   1 owner    group           5 Jan 01  2024 ../../escape.gz",
+                "-rw-r--r--   1 owner    group           5 Jan 01  2024 sub/inner.gz",
+            ],
+        }
+    }
+    injected = tmp_path / "inject.json"
+    injected.write_text(json.dumps(hostile))
+    extra = ("--inject-listing", str(injected))
+    remote = start_pyftpdlib(tmp_path, *extra, *(("--no-mlst",) if listing == "LIST" else ()))
+    try:
+        remote.put("logs/real.gz", b"real\n")
+        (remote.root / "escape.gz").write_bytes(b"escape")  # so that RETR ../escape.gz works
+        dest = tmp_path / "area" / "dest"
+        dest.mkdir(parents=True)
+        result = cli("get", "--json", remote.url(path="logs/*.gz"), dest)
+    finally:
+        remote.stop()
+    assert sorted(p.name for p in (tmp_path / "area").iterdir()) == ["dest"]
+    assert not (tmp_path / "escape.gz").exists()
+    assert [p.relative_to(dest).as_posix() for p in dest.rglob("*")] == ["real.gz"]
+    assert result.returncode == 0, result.stderr
+    assert [item["remote"] for item in result.json()["files"]] == ["logs/real.gz"]

@@ -9,6 +9,7 @@ login directory, as URL paths are (RFC 1738).
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import posixpath
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from ftpferry.client import (
     UnsupportedCommand,
     parse_url,
 )
+from ftpferry.sync.listings import is_safe_name
 from ftpferry.sync.plan import Removal, Transfer
 from ftpferry.sync.remote import is_remote_dir, make_dirs, remove_tree
 from ftpferry.sync.report import Direction, TransferOutcome
@@ -56,6 +58,8 @@ __all__ = [
     "put_files",
     "remove_remote",
 ]
+
+log = logging.getLogger("ftpferry.cli")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,15 +180,20 @@ async def matching_files(client: AsyncFTPClient, pattern: str) -> list[Entry]:
 
     Only the last part may be a pattern (one listing, never a walk), and
     only what the listing calls a file matches: a directory would need
-    ``mirror``, and a link listed as one could lead anywhere.
+    ``mirror``, and a link listed as one could lead anywhere.  A name no
+    directory can hold (``..``, ``a/b``: a hostile server's way out of
+    DEST) never matches.
     """
     directory, name_pattern = posixpath.split(pattern)
     if not NAME_PATTERN_CHARACTERS.isdisjoint(directory):
         raise CommandError(f"{pattern}: only the last part of the path may be a pattern")
     listing = await client.listdir(directory)
+    found = [e for e in listing if e.is_file and fnmatch.fnmatchcase(e.name, name_pattern)]
+    unsafe = sorted(entry.name for entry in found if not is_safe_name(entry.name))
+    if unsafe:
+        log.warning("left out names no local directory can hold: %s", ", ".join(unsafe))
     matches = sorted(
-        (e for e in listing if e.is_file and fnmatch.fnmatchcase(e.name, name_pattern)),
-        key=lambda entry: entry.name,
+        (entry for entry in found if is_safe_name(entry.name)), key=lambda entry: entry.name
     )
     if not matches:
         raise CommandError(f"no files match {pattern}")
