@@ -66,6 +66,20 @@ def test_get_pattern_downloads_the_matching_files(
     assert "get: downloaded 4 files" in text.stderr
 
 
+def test_a_name_that_looks_like_a_pattern_is_got_as_itself(
+    cli: Cli, remote: Remote, tmp_path: Path
+) -> None:
+    """``report[1].pdf`` exists: it is that file, not a pattern for report1.pdf."""
+    remote.put("docs/report[1].pdf", b"the one with brackets")
+    remote.put("docs/report1.pdf", b"the one without")
+    cli.ok("get", "-q", remote.url(path="docs/report[1].pdf"), tmp_path / "got.pdf")
+    assert (tmp_path / "got.pdf").read_bytes() == b"the one with brackets"
+    into = tmp_path / "into"
+    into.mkdir()
+    cli.ok("get", "-q", remote.url(path="docs/report[0-9].pdf"), into)
+    assert [p.name for p in into.iterdir()] == ["report1.pdf"]
+
+
 def test_get_pattern_refuses_bad_input(cli: Cli, ftpferry: Remote, tmp_path: Path) -> None:
     make_logs(ftpferry)
     dest = tmp_path / "dest"

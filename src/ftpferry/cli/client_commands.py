@@ -28,6 +28,7 @@ from .operations import (
     is_name_pattern,
     list_remote,
     make_directory,
+    matching_files,
     mirror_tree,
     move_remote,
     put_file,
@@ -204,7 +205,8 @@ def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> N
 
     A pattern as the URL's last part (*.csv, report-202?.pdf) downloads the
     matching files of that directory into DEST, a directory (default: the
-    current one), as wget and lftp's mget do.  DEST "-" writes the file to
+    current one), as wget and lftp's mget do; a file with the pattern's very
+    name is got as itself.  DEST "-" writes the file to
     standard output, and nothing else goes there: progress and the summary
     stay on stderr (no bars when stdout is a terminal).  A file called "-"
     is "./-".
@@ -226,9 +228,10 @@ def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> N
     async def work(view: ProgressView) -> Rendered:
         local = Path(dest) if dest is not None else None
         async with await connector() as client:
-            if pattern:
+            matches = await matching_files(client, connector.path) if pattern else None
+            if matches is not None:
                 results = await get_matching(
-                    client, connector.path, local, resume=resume, view=view
+                    client, connector.path, matches, local, resume=resume, view=view
                 )
                 return render_files("get", connector.display_url(), "download", results)
             if to_stdout:

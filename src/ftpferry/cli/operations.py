@@ -51,6 +51,7 @@ __all__ = [
     "get_to_stdout",
     "is_name_pattern",
     "list_remote",
+    "matching_files",
     "make_directory",
     "mirror_tree",
     "move_remote",
@@ -175,8 +176,10 @@ def is_name_pattern(remote: str) -> bool:
     return not NAME_PATTERN_CHARACTERS.isdisjoint(posixpath.basename(remote))
 
 
-async def matching_files(client: AsyncFTPClient, pattern: str) -> list[Entry]:
-    """The files of the pattern's directory whose names match it, by name.
+async def matching_files(client: AsyncFTPClient, pattern: str) -> list[Entry] | None:
+    """The files of the pattern's directory whose names match it, by name;
+    None when a file there has the pattern's very name (``report[1].pdf``),
+    which is then a name to get as it is, not a pattern.
 
     Only the last part may be a pattern (one listing, never a walk), and
     only what the listing calls a file matches: a directory would need
@@ -188,6 +191,8 @@ async def matching_files(client: AsyncFTPClient, pattern: str) -> list[Entry]:
     if not NAME_PATTERN_CHARACTERS.isdisjoint(directory):
         raise CommandError(f"{pattern}: only the last part of the path may be a pattern")
     listing = await client.listdir(directory)
+    if any(entry.is_file and entry.name == name_pattern for entry in listing):
+        return None
     found = [e for e in listing if e.is_file and fnmatch.fnmatchcase(e.name, name_pattern)]
     unsafe = sorted(entry.name for entry in found if not is_safe_name(entry.name))
     if unsafe:
@@ -203,19 +208,19 @@ async def matching_files(client: AsyncFTPClient, pattern: str) -> list[Entry]:
 async def get_matching(
     client: AsyncFTPClient,
     pattern: str,
+    matches: Sequence[Entry],
     dest: Path | None,
     *,
     resume: bool,
     view: ProgressView,
 ) -> tuple[FileResult, ...]:
-    """Download every file matching ``pattern`` into the directory ``dest``
-    (default: the current one), in name order; the first failure stops it."""
+    """Download ``matches`` (see :func:`matching_files`) into the directory
+    ``dest`` (default: the current one), in order; the first failure stops it."""
     directory = dest if dest is not None else Path()
     if not directory.is_dir():
         raise CommandError(
             f"{directory} is not a directory: the files of a pattern go into one", ExitCode.LOCAL
         )
-    matches = await matching_files(client, pattern)
     view.begin(files=len(matches), total_bytes=sum(entry.size or 0 for entry in matches))
     parent = posixpath.dirname(pattern)
     results = []
