@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 from pathlib import Path
 
@@ -154,3 +155,32 @@ def test_walk_ends_at_a_loop_on_ftpferry(ftpferry: Remote) -> None:
         steps = list(itertools.islice(ftp.walk("tree"), 200))
     assert len(steps) < 50, [dirpath for dirpath, _, _ in steps]
     assert {"tree", "tree/sub"} <= {dirpath for dirpath, _, _ in steps}
+
+
+def test_walk_leaves_out_names_no_directory_can_hold(tmp_path: Path) -> None:
+    """A hostile server lists ``..``-climbing and slashed names: walk() does not
+    yield them, so code joining its names to a local path stays where it is."""
+    injected = tmp_path / "inject.json"
+    injected.write_text(
+        json.dumps(
+            {
+                "": {
+                    "MLSD": [
+                        "type=dir;modify=20240101000000; ../../up",
+                        "type=file;size=1;modify=20240101000000; a/b.txt",
+                        "type=file;size=1;modify=20240101000000; ..",
+                    ]
+                }
+            }
+        )
+    )
+    remote = start_pyftpdlib(tmp_path, "--inject-listing", str(injected))
+    try:
+        remote.put("real/file.txt", b"x")
+        with FTPClient.from_url(remote.url()) as ftp:
+            steps = list(itertools.islice(ftp.walk(), 20))
+    finally:
+        remote.stop()
+    names = {name for _, dirs, files in steps for name in (*dirs, *files)}
+    assert names == {"real", "file.txt"}
+    assert [dirpath for dirpath, _, _ in steps] == [".", "./real"]

@@ -27,7 +27,7 @@ from ftpferry.client import (
     UnsupportedCommand,
     parse_url,
 )
-from ftpferry.sync.listings import is_safe_name
+from ftpferry.client.entries import is_safe_name
 from ftpferry.sync.plan import Removal, Transfer
 from ftpferry.sync.remote import is_remote_dir, make_dirs, remove_tree
 from ftpferry.sync.report import Direction, TransferOutcome

@@ -26,6 +26,7 @@ __all__ = [
     "Entry",
     "EntryKind",
     "Listing",
+    "is_safe_name",
     "mdtm_to_datetime",
     "parse_mlsd",
     "parse_mlsx_line",
@@ -114,6 +115,13 @@ class Listing:
             if entry.name == name:
                 return entry
         return None
+
+
+def is_safe_name(name: str) -> bool:
+    """A name a directory can hold: not empty, ``.``, ``..``, nor one with a ``/``
+    (or a NUL).  A server may list anything; a client that joins a listed
+    name to a local path must not let ``../x`` take it elsewhere."""
+    return bool(name) and name not in {".", ".."} and "/" not in name and "\0" not in name
 
 
 def mdtm_to_datetime(text: str) -> datetime.datetime | None:

@@ -29,7 +29,7 @@ import logging
 import posixpath
 from dataclasses import dataclass, field
 
-from .entries import Listing
+from .entries import Listing, is_safe_name
 
 __all__ = ["LoopGuard", "TreeWalk", "WalkStep"]
 
@@ -134,9 +134,13 @@ class TreeWalk:
                 posixpath.join(self._top, again) if again else self._top,
             )
             return None
-        self._uniques = {entry.name: entry.facts.get("unique") for entry in listing if entry.is_dir}
-        dirs = [entry.name for entry in listing if entry.is_dir]
-        files = [entry.name for entry in listing if not entry.is_dir]
+        unsafe = sorted(entry.name for entry in listing if not is_safe_name(entry.name))
+        if unsafe:
+            log.warning("walk: %s lists names no directory can hold: %s", current, unsafe)
+        entries = [entry for entry in listing if is_safe_name(entry.name)]
+        self._uniques = {entry.name: entry.facts.get("unique") for entry in entries if entry.is_dir}
+        dirs = [entry.name for entry in entries if entry.is_dir]
+        files = [entry.name for entry in entries if not entry.is_dir]
         return current, dirs, files
 
     def descend(self, step: WalkStep) -> None:

@@ -37,15 +37,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from ftpferry.client import Entry, EntryKind, Listing
+from ftpferry.client.entries import is_safe_name
 
 __all__ = ["DirectoryEntries", "directory_entries", "is_safe_name"]
 
 ARROW = " -> "
-
-
-def is_safe_name(name: str) -> bool:
-    """A name a directory can hold: not empty, ``.``, ``..``, nor one with a ``/``."""
-    return bool(name) and name not in {".", ".."} and "/" not in name and "\0" not in name
 
 
 @dataclass(frozen=True, slots=True)
