@@ -122,3 +122,17 @@ def test_json_of_a_run_that_stopped_early_has_null_modes() -> None:
     data = to_json(Report.of(observations))
     assert data["modes"] == {"PASV": None, "EPSV": None, "PORT": None, "EPRT": None}
     assert data["exit_code"] == 1
+
+
+def test_server_text_is_neither_markup_nor_escape_sequences() -> None:
+    """A greeting with "[/x]" used to stop the rich rendering (a closing tag that
+    matches nothing), and an ESC in it reached the terminal as it was."""
+    greeting = reply(220, "welcome [/x] [bold]not bold\x1b]0;pwned\x07\x1b[2J")
+    report = Report.of(healthy(greeting=greeting))
+    buffer = io.StringIO()
+    render_rich(report, Console(file=buffer, width=200, color_system=None))
+    output = buffer.getvalue()
+    assert "[/x] [bold]not bold" in output
+    assert "\x1b" not in output and "\\x1b]0;pwned" in output
+    text = render_text(report)
+    assert "[/x] [bold]not bold" in text

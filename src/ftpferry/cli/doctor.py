@@ -14,6 +14,7 @@ import sys
 import click
 
 from ftpferry.client.urls import parse_url
+from ftpferry.printable import printable
 
 # ftpferry.doctor (rich, cryptography for certificate details) is imported
 # inside the command, so that other commands do not pay for loading it.
@@ -102,12 +103,12 @@ def doctor(
     options = DoctorOptions(
         timeout=timeout, active_address=active_address, verify=not insecure, cafile=cafile
     )
-    sink = (lambda line: click.echo(line, err=True)) if verbose else None
+    sink = (lambda line: click.echo(printable(line), err=True)) if verbose else None
     report = Report.of(run_doctor(target, options, sink=sink))
     if as_json:
         click.echo(dumps(report), nl=False)
     elif sys.stdout.isatty():
         render_rich(report, Console(highlight=False))
     else:
-        click.echo(render_text(report), nl=False)
+        click.echo(printable(render_text(report)), nl=False)
     sys.exit(report.exit_code)

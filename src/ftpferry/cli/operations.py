@@ -172,8 +172,15 @@ NAME_PATTERN_CHARACTERS: Final = frozenset("*?[")
 
 def is_name_pattern(remote: str) -> bool:
     """True when the last part of ``remote`` is a pattern (``logs/*.gz``), which
-    ``get`` matches against the directory's listing, as wget and lftp's mget do."""
-    return not NAME_PATTERN_CHARACTERS.isdisjoint(posixpath.basename(remote))
+    ``get`` matches against the directory's listing, as wget and lftp's mget do.
+
+    Only the last part may be one (one listing, never a walk): with ``*``,
+    ``?`` or ``[`` in a directory's part too, the whole path is a name.
+    """
+    directory, name = posixpath.split(remote)
+    return not NAME_PATTERN_CHARACTERS.isdisjoint(name) and NAME_PATTERN_CHARACTERS.isdisjoint(
+        directory
+    )
 
 
 async def matching_files(client: AsyncFTPClient, pattern: str) -> list[Entry] | None:
@@ -181,15 +188,12 @@ async def matching_files(client: AsyncFTPClient, pattern: str) -> list[Entry] | 
     None when a file there has the pattern's very name (``report[1].pdf``),
     which is then a name to get as it is, not a pattern.
 
-    Only the last part may be a pattern (one listing, never a walk), and
-    only what the listing calls a file matches: a directory would need
+    Only what the listing calls a file matches: a directory would need
     ``mirror``, and a link listed as one could lead anywhere.  A name no
     directory can hold (``..``, ``a/b``: a hostile server's way out of
     DEST) never matches.
     """
     directory, name_pattern = posixpath.split(pattern)
-    if not NAME_PATTERN_CHARACTERS.isdisjoint(directory):
-        raise CommandError(f"{pattern}: only the last part of the path may be a pattern")
     listing = await client.listdir(directory)
     if any(entry.is_file and entry.name == name_pattern for entry in listing):
         return None

@@ -17,6 +17,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from ftpferry.printable import printable
+
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
@@ -121,9 +123,9 @@ class QuietProgress:
             self.message(removed_line(removal, error))
 
     def message(self, text: str) -> None:
-        """Written to stderr as it is."""
+        """Written to stderr, control characters shown (see :mod:`ftpferry.printable`)."""
         stream = self._stream or sys.stderr
-        stream.write(text + "\n")
+        stream.write(printable(text) + "\n")
         stream.flush()
 
     def close(self) -> None:
@@ -162,7 +164,9 @@ class RichProgress:
         self._text = Text
         self._console = Console(file=stream)
         self._progress = Progress(
-            TextColumn("{task.description}", table_column=None),
+            # Descriptions are file names: literal text, never rich markup
+            # (a name such as "data[/x].csv" is not a closing tag).
+            TextColumn("{task.description}", markup=False, table_column=None),
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
@@ -179,7 +183,8 @@ class RichProgress:
 
     @staticmethod
     def _label(path: str, width: int = 40) -> str:
-        return path if len(path) <= width else "…" + path[-(width - 1) :]
+        shown = printable(path)
+        return shown if len(shown) <= width else "…" + shown[-(width - 1) :]
 
     def _overall_label(self) -> str:
         return f"total {self._finished}/{self._files} files"
@@ -228,7 +233,7 @@ class RichProgress:
 
     def message(self, text: str) -> None:
         """Printed above the bars, without rich markup."""
-        self._console.print(self._text(text), highlight=False, soft_wrap=True)
+        self._console.print(self._text(printable(text)), highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         """Stop the live display (the last state stays on screen)."""

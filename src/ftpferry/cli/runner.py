@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
+from ftpferry.printable import printable
+
 from .connection import ClientSettings
 from .dialogue import dialogue_logging
 from .failures import ExitCode, Failure, describe_failure
@@ -38,7 +40,7 @@ def _emit_json(document: dict[str, Any]) -> None:
 
 
 def _say(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(printable(text) + "\n")
     sys.stderr.flush()
 
 
@@ -84,7 +86,7 @@ def run_client_command(
         _emit_json({**rendered.document, "seconds": round(time.monotonic() - started, 6)})
     elif not stdout_is_data:
         for line in rendered.lines:
-            sys.stdout.write(line + "\n")
+            sys.stdout.write(printable(line) + "\n")
         sys.stdout.flush()
     for warning in rendered.warnings:
         _say(f"ftpferry {name}: {warning}")

@@ -23,6 +23,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from ftpferry.printable import printable
+
 from .finding import Finding
 from .findings import diagnose, exit_code
 from .observations import DATA_COMMANDS, DataProbe, Observations
@@ -168,12 +170,14 @@ def _wrap(text: str, width: int, *, first: str, rest: str) -> list[str]:
 def render_rich(report: Report, console: Console) -> None:
     """The report with colour and a table, on ``console``."""
     observations = report.observations
-    console.print(Text.assemble(("ftpferry doctor ", "bold"), observations.url))
+    # Server text goes in as Text, never as markup ("[/x]" in a greeting is no
+    # closing tag), and through printable(): rich keeps ESC sequences as they are.
+    console.print(Text.assemble(("ftpferry doctor ", "bold"), printable(observations.url)))
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
     for label, text in _summary_rows(observations):
-        summary.add_row(label, text)
+        summary.add_row(label, Text(printable(text)))
     console.print(Padding(summary, (0, 0, 0, 2)))
     if observations.probes:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
@@ -188,7 +192,7 @@ def render_rich(report: Report, console: Console) -> None:
                 probe.command,
                 Text(result, style=style),
                 f"{probe.seconds:.2f} s",
-                probe_details(probe, observations.peer_address),
+                Text(printable(probe_details(probe, observations.peer_address))),
             )
         console.print()
         console.print(Padding(table, (0, 0, 0, 2)))
@@ -200,12 +204,13 @@ def render_rich(report: Report, console: Console) -> None:
             Text.assemble(
                 "  ",
                 (f"{finding.severity.upper():<8}", SEVERITY_STYLE[finding.severity]),
-                (finding.title, "bold"),
+                (printable(finding.title), "bold"),
             )
         )
         for item in finding.evidence:
-            console.print(Padding(Text(f"- {item}", style="dim"), (0, 0, 0, 10)))
-        console.print(Padding(Text.assemble(("fix: ", "bold"), finding.fix), (0, 0, 0, 10)))
+            console.print(Padding(Text(f"- {printable(item)}", style="dim"), (0, 0, 0, 10)))
+        fix = Text.assemble(("fix: ", "bold"), printable(finding.fix))
+        console.print(Padding(fix, (0, 0, 0, 10)))
     style = "green" if report.exit_code == 0 else "red"
     console.print()
     console.print(Text.assemble(("Result: ", "bold"), (_verdict(report), style)))

@@ -1,0 +1,95 @@
+"""What a server names reaches the terminal as text, never as escape sequences or markup.
+
+File names come from the server.  ``ls`` and the progress lines used to
+print them as they were (an ESC in a name could clear the screen or
+retitle the window), and the progress bars read them as rich markup (a
+file called ``data[/x].csv`` stopped the download with a MarkupError).
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.client.conftest import Remote
+from tests.conftest import ftpferry_command
+
+from .conftest import Cli
+
+pytestmark = pytest.mark.integration
+
+EVIL = "evil\x1b]0;pwned\x07\x1b[2Jname.txt"
+SHOWN = "evil\\x1b]0;pwned\\x07\\x1b[2Jname.txt"
+
+
+def test_ls_and_progress_show_control_characters(cli: Cli, ftpferry: Remote) -> None:
+    ftpferry.put(f"docs/{EVIL}", b"x")
+    listed = cli.ok("ls", ftpferry.url(path="docs"))
+    assert "\x1b" not in listed.stdout and "\x07" not in listed.stdout
+    assert listed.stdout.rstrip().endswith(SHOWN)
+
+    got = cli.ok("get", ftpferry.url(path="docs/*name.txt"), cli.cwd)
+    assert "\x1b" not in got.stderr and SHOWN in got.stderr
+    assert (cli.cwd / EVIL).read_bytes() == b"x"  # the file keeps its real name
+
+    document = cli.ok("ls", "--json", ftpferry.url(path="docs")).json()
+    assert [entry["name"] for entry in document["entries"]] == [EVIL]  # JSON as it is
+
+
+def run_on_terminal(cli: Cli, *args: str | Path) -> tuple[int, bytes]:
+    """``ftpferry ARGS`` with stderr on a pseudo-terminal (so with progress bars)."""
+    controller, terminal = pty.openpty()
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "FTPFERRY_PASSWORD"}
+        env.update({"HOME": str(cli.home), "COLUMNS": "120", "TERM": "xterm"})
+        process = subprocess.Popen(
+            [*ftpferry_command(), *map(str, args)],
+            stdout=subprocess.DEVNULL,
+            stderr=terminal,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cli.cwd,
+        )
+        os.close(terminal)
+        terminal = -1
+        seen = bytearray()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: the writer closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif process.poll() is not None:
+                break
+        return process.wait(timeout=30), bytes(seen)
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+
+
+def test_progress_bars_take_names_as_text_not_markup(
+    cli: Cli, ftpferry: Remote, tmp_path: Path
+) -> None:
+    """The bar's label is the path: ``dir [/x] [bold].csv`` holds a closing tag."""
+    payload = os.urandom(200_000)
+    ftpferry.put("dir [/x] [bold].csv", payload)  # "x] [bold].csv" in "dir ["
+    returncode, output = run_on_terminal(
+        cli, "get", ftpferry.url(path="dir [/x] [bold].csv"), tmp_path / "got.csv"
+    )
+    assert returncode == 0, output[-2000:]
+    assert b"Traceback" not in output and b"MarkupError" not in output
+    assert b"\x1b[?25l" in output  # rich drew its bars on the terminal
+    assert (tmp_path / "got.csv").read_bytes() == payload
+    assert b"x] [bold].csv" in output  # the name as it is, not styled away
