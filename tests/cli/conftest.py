@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pty
+import select
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +87,47 @@ class Cli:
         assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr}"
         assert "Traceback" not in result.stderr, result.stderr
         return result
+
+
+def run_on_terminal(
+    cli: Cli, *args: str | Path, stdout_too: bool = False, timeout: float = 60
+) -> tuple[int, bytes]:
+    """``ftpferry ARGS`` with stderr (and, ``stdout_too``, stdout) on a
+    pseudo-terminal, so that it draws what it draws for a person; returns
+    the exit code and every byte the terminal received."""
+    controller, terminal = pty.openpty()
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "FTPFERRY_PASSWORD"}
+        env.update({"HOME": str(cli.home), "COLUMNS": "120", "TERM": "xterm"})
+        process = subprocess.Popen(
+            [*ftpferry_command(), *map(str, args)],
+            stdout=terminal if stdout_too else subprocess.DEVNULL,
+            stderr=terminal,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cli.cwd,
+        )
+        os.close(terminal)
+        terminal = -1
+        seen = bytearray()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: every writer closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif process.poll() is not None:
+                break
+        return process.wait(timeout=30), bytes(seen)
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
 
 
 @pytest.fixture

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pty
-import select
 import subprocess
-import time
 
 import pytest
 
 from tests.client.conftest import Remote
 from tests.conftest import ftpferry_command
 
-from .conftest import Cli
+from .conftest import Cli, run_on_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -158,38 +155,10 @@ def test_no_progress_bars_when_stdout_is_the_terminal(cli: Cli, ftpferry: Remote
     """With stdout and stderr on one terminal, bars would be drawn into the file."""
     text = b"terminal-safe-text-" * 2000  # no newlines: the terminal would rewrite them
     ftpferry.put("t.txt", text)
-    controller, terminal = pty.openpty()
-    try:
-        process = subprocess.Popen(
-            [*ftpferry_command(), "get", ftpferry.url(path="t.txt"), "-"],
-            stdout=terminal,
-            stderr=terminal,
-            stdin=subprocess.DEVNULL,
-            env={**environment(cli), "TERM": "xterm"},
-            cwd=cli.cwd,
-        )
-        os.close(terminal)
-        terminal = -1
-        seen = bytearray()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(controller, 65536)
-                except OSError:  # EIO: every writer closed the terminal
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            elif process.poll() is not None:
-                break
-        assert process.wait(timeout=30) == 0, bytes(seen[-2000:])
-    finally:
-        if terminal >= 0:
-            os.close(terminal)
-        os.close(controller)
-    output = bytes(seen)
+    returncode, output = run_on_terminal(
+        cli, "get", ftpferry.url(path="t.txt"), "-", stdout_too=True
+    )
+    assert returncode == 0, output[-2000:]
     assert text in output
     assert b"\x1b[?25l" not in output  # rich hides the cursor while it draws bars
     assert b"downloaded t.txt" in output  # the plain line instead, after the file

@@ -9,18 +9,13 @@ file called ``data[/x].csv`` stopped the download with a MarkupError).
 from __future__ import annotations
 
 import os
-import pty
-import select
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.client.conftest import Remote
-from tests.conftest import ftpferry_command
 
-from .conftest import Cli
+from .conftest import Cli, run_on_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -40,43 +35,6 @@ def test_ls_and_progress_show_control_characters(cli: Cli, ftpferry: Remote) -> 
 
     document = cli.ok("ls", "--json", ftpferry.url(path="docs")).json()
     assert [entry["name"] for entry in document["entries"]] == [EVIL]  # JSON as it is
-
-
-def run_on_terminal(cli: Cli, *args: str | Path) -> tuple[int, bytes]:
-    """``ftpferry ARGS`` with stderr on a pseudo-terminal (so with progress bars)."""
-    controller, terminal = pty.openpty()
-    try:
-        env = {k: v for k, v in os.environ.items() if k != "FTPFERRY_PASSWORD"}
-        env.update({"HOME": str(cli.home), "COLUMNS": "120", "TERM": "xterm"})
-        process = subprocess.Popen(
-            [*ftpferry_command(), *map(str, args)],
-            stdout=subprocess.DEVNULL,
-            stderr=terminal,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=cli.cwd,
-        )
-        os.close(terminal)
-        terminal = -1
-        seen = bytearray()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(controller, 65536)
-                except OSError:  # EIO: the writer closed the terminal
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            elif process.poll() is not None:
-                break
-        return process.wait(timeout=30), bytes(seen)
-    finally:
-        if terminal >= 0:
-            os.close(terminal)
-        os.close(controller)
 
 
 def test_progress_bars_take_names_as_text_not_markup(
