@@ -1,9 +1,10 @@
 """mirror (server -> local) and symbolic links, against real servers.
 
-* ftpferry lists a link inside its root as what it leads to (MLSD), says
-  it is a link only in LIST (``-rw-r--r-- ... name -> target`` for a file
-  link, ``l...`` for a dangling one), shows a directory link as a plain
-  directory, and hides where a link leaving its root points;
+* ftpferry lists a link to a file inside its root as that file (MLSD),
+  says it is a link only in LIST (``-rw-r--r-- ... name -> target``), lists
+  a link to a directory and a dangling one as links (``l...``, and
+  ``OS.unix=slink:target`` in MLSD), and hides where a link leaving its
+  root points;
 * pyftpdlib follows links in MLSD and lists them as ``l... name -> target``
   in LIST, with the target as written (absolute, ``../..``);
 * a hostile pyftpdlib (``--inject-listing``) lists a link and a file, or a
@@ -119,6 +120,9 @@ def test_ftpferry_links_are_made_with_their_target_text(
         "file-link": "data.txt",
         "up-link": "../beside.txt",
         "dangling": "not-there-yet",
+        "dir-link": "sub",
+        "loop": ".",
+        "sub/back": "..",
     }
     assert os.readlink(dest / "file-link") == "data.txt"
     assert (dest / "file-link").read_bytes() == b"data\n"  # it works locally too
@@ -130,25 +134,22 @@ def test_ftpferry_links_are_made_with_their_target_text(
 
     # A link the server does not describe is skipped, with the reason.
     skipped = skipped_of(first)
-    assert set(skipped) == {"escape", "escape-dir", "loop", "sub/back", "dir-link/back"}
+    assert set(skipped) == {"escape", "escape-dir"}
     assert "does not say" in skipped["escape"]
-    assert skipped["loop"] == "a directory loop: the same directory as '.'"
-    assert skipped["sub/back"] == "a directory loop: the same directory as '.'"
     assert not (dest / "escape").exists() and not (dest / "escape").is_symlink()
 
-    # ftpferry shows a directory link as a directory: it is copied as one.
-    assert (dest / "dir-link").is_dir() and not (dest / "dir-link").is_symlink()
+    # ftpferry lists a link to a directory as the link (as vsftpd and ProFTPD
+    # do): it is made as one, loops included, and never walked through.
+    assert os.readlink(dest / "dir-link") == "sub"
     assert (dest / "dir-link" / "inner.txt").read_bytes() == b"inner\n"
-    assert {item["path"] for item in first["files"]} == {
-        "data.txt",
-        "sub/inner.txt",
-        "dir-link/inner.txt",
-    }
+    assert os.readlink(dest / "loop") == "."
+    assert os.readlink(dest / "sub" / "back") == ".."
+    assert {item["path"] for item in first["files"]} == {"data.txt", "sub/inner.txt"}
 
     second = mirror_json(cli, ftpferry_site.url(path="site"), dest, "--mode", mode)
     assert second["ok"] is True
     assert second["files"] == [] and second["links"] == []
-    assert second["links_unchanged"] == 3
+    assert second["links_unchanged"] == 6
     outside.assert_untouched()
 
 
@@ -159,8 +160,8 @@ def test_plain_output_reports_links_and_skips(
     lines = result.stderr.splitlines()
     assert "skipped escape: a symbolic link whose target the server does not say" in lines
     summary = lines[-1]
-    assert summary.startswith("mirror: downloaded 3 files")
-    assert "3 symbolic links made" in summary and "5 skipped" in summary
+    assert summary.startswith("mirror: downloaded 2 files")
+    assert "6 symbolic links made" in summary and "2 skipped" in summary
     assert result.stdout == ""
 
 
@@ -266,19 +267,25 @@ def test_a_link_where_a_local_file_is_needs_delete(
     assert os.readlink(dest / "file-link") == "data.txt"
 
 
-def test_directory_loop_no_longer_breaks_the_mirror(
-    cli: Cli, ftpferry: Remote, tmp_path: Path
-) -> None:
+def test_directory_loop_no_longer_breaks_the_mirror(cli: Cli, tmp_path: Path) -> None:
     """``loop -> .`` used to be listed ~800 levels deep until the server refused a
-    4 KiB command line, and then the whole mirror failed."""
-    ftpferry.put("tree/a.txt", b"a\n")
-    (ftpferry.root / "tree" / "loop").symlink_to(".")
-    (ftpferry.root / "tree" / "twice").symlink_to(".")
-    started = time.monotonic()
-    document = mirror_json(cli, ftpferry.url(path="tree"), tmp_path / "copy")
+    4 KiB command line, and then the whole mirror failed.  pyftpdlib's MLSD
+    shows the link as a directory (``--no-symlinks`` reads MLSD alone), with
+    the ``unique`` fact of the directory it leads to."""
+    remote = start_pyftpdlib(tmp_path)
+    try:
+        remote.put("tree/a.txt", b"a\n")
+        (remote.root / "tree" / "loop").symlink_to(".")
+        (remote.root / "tree" / "twice").symlink_to(".")
+        started = time.monotonic()
+        document = mirror_json(cli, remote.url(path="tree"), tmp_path / "copy", "--no-symlinks")
+    finally:
+        remote.stop()
     assert time.monotonic() - started < 60
     assert document["ok"] is True, document["errors"]
-    assert set(skipped_of(document)) == {"loop", "twice"}
+    skipped = skipped_of(document)
+    assert set(skipped) == {"loop", "twice"}
+    assert skipped["loop"] == "a directory loop: the same directory as '.'"
     copy = tmp_path / "copy"
     assert sorted(path.relative_to(copy).as_posix() for path in copy.rglob("*")) == ["a.txt"]
 

@@ -138,12 +138,14 @@ def test_list_dir(storage: LocalStorage, root: Path) -> None:
     }
     assert entries["data.txt"].is_file
     assert entries["sub"].is_dir
-    # A link inside the root shows what it leads to; a file link keeps its arrow.
+    # A link to a file inside the root shows the file, and keeps its arrow.
     assert entries["file_link"].is_file
     assert entries["file_link"].size == 10
     assert entries["file_link"].link_target == "data.txt"
-    assert entries["dir_link"].is_dir
-    assert entries["dir_link"].link_target is None
+    # A link to a directory is listed as the link: a recursive delete that took
+    # it for a directory would empty the one it leads to.
+    assert stat.S_ISLNK(entries["dir_link"].mode)
+    assert entries["dir_link"].link_target == "sub"
     # An absolute target is shown as a virtual path: the root's location stays private.
     assert entries["abs_link"].is_file
     assert entries["abs_link"].link_target == "/sub/inner.txt"

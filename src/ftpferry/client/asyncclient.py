@@ -387,9 +387,9 @@ class AsyncFTPClient:
 
         ``.``/``..`` are left out; LIST lines that do not parse are in
         ``Listing.unparsed``.  ``source="LIST"`` asks for LIST even when
-        MLSD is offered: many servers (ftpferry, pyftpdlib) describe what a
-        symbolic link leads to in MLSD and say it is a link, with its
-        target, only in LIST.
+        MLSD is offered: many servers (ftpferry for links to files, pyftpdlib)
+        describe what a symbolic link leads to in MLSD and say it is a link,
+        with its target, only in LIST.
         """
         if source not in {"auto", "LIST"}:
             raise ValueError(f"source must be 'auto' or 'LIST', not {source!r}")

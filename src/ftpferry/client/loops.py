@@ -1,7 +1,7 @@
 """Walking a remote tree, and its directory loops on servers that hide links.
 
 Many servers list a symbolic link to a directory as the directory itself
-(ftpferry for links inside its root, pyftpdlib in MLSD, ProFTPD with
+(pyftpdlib in MLSD, ProFTPD with
 ``ShowSymlinks off``), so a walk that enters every directory enters
 ``loop -> .`` again and again.  :class:`LoopGuard` remembers each listed
 directory and tells when one is an ancestor over again:

@@ -206,11 +206,16 @@ class LocalStorage:
     def _describe_link(self, link: str, st: os.stat_result) -> tuple[os.stat_result, str | None]:
         """The stat and the ``->`` target to list for a symlink.
 
-        A link that stays inside the root shows what it leads to, and its
-        target as written (an absolute one as a virtual path, so the root's
-        real location is not revealed).  A link leaving the root is listed as
-        the link itself with no target: even the name of what lies outside
-        must not reach the client.
+        A link that stays inside the root shows its target as written (an
+        absolute one as a virtual path, so the root's real location is not
+        revealed).  A link to a file is listed as that file, which clients
+        can then download.  A link to a directory is listed as the link
+        (``l...`` in LIST, ``type=OS.unix=slink:target`` in MLSD), as vsftpd
+        and ProFTPD list it: shown as a directory, it made every recursive
+        delete (``lftp rm -r``, FileZilla) empty the directory it leads to.
+        CWD still enters it.  A link leaving the root is listed as the link
+        itself with no target: even the name of what lies outside must not
+        reach the client.
         """
         inner = os.path.realpath(link)
         if not self._inside(inner):
@@ -219,9 +224,9 @@ class LocalStorage:
         if target.startswith("/"):
             target = inner[len(self._root.rstrip("/")) :] or "/"
         if os.path.exists(inner):
-            st = os.stat(inner)
-            if stat_module.S_ISDIR(st.st_mode):
-                return st, None  # listed as a directory, so that clients can enter it
+            followed = os.stat(inner)
+            if not stat_module.S_ISDIR(followed.st_mode):
+                return followed, target
         return st, target
 
     # -- file contents -------------------------------------------------------------

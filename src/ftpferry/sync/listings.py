@@ -6,11 +6,12 @@ Why two listings
 ----------------
 MLSD is the listing a mirror wants (exact sizes, times to the second),
 but many servers describe a symbolic link there as whatever it leads to:
-ftpferry and pyftpdlib list a link to a file as ``type=file`` and a link
-to a directory as ``type=dir`` (ftpferry types only the links it does not
-follow as ``OS.unix=slink``).  Only their LIST output says "this is a
-link, and here is its target".  So a mirror that recreates links lists a
-directory with MLSD *and* LIST and lets LIST say which names are links:
+ftpferry and pyftpdlib list a link to a file as ``type=file``, and
+pyftpdlib a link to a directory as ``type=dir`` (ftpferry types links to
+directories, and those it does not follow, as ``OS.unix=slink``).  Only
+their LIST output says "this is a link, and here is its target".  So a
+mirror that recreates links lists a directory with MLSD *and* LIST and
+lets LIST say which names are links:
 
 * a LIST ``l`` line (``name -> target``, or ``name`` alone when the server
   keeps the target to itself) makes ``name`` a link, with the target when
@@ -21,8 +22,8 @@ directory with MLSD *and* LIST and lets LIST say which names are links:
   a file called ``name -> target``.  The MLSD listing can: when it has
   ``name`` and no ``name -> target``, the arrow is a link's;
 * a link to a directory that both listings show as a plain directory
-  (ftpferry does) cannot be told from one, and is mirrored as the
-  directory it leads to.
+  (ProFTPD with ``ShowSymlinks off``; ftpferry did) cannot be told from
+  one, and is mirrored as the directory it leads to.
 
 A name listed more than once (by one listing) is dropped altogether: no
 honest server does that, and a hostile one could pair ``evil -> /tmp``

@@ -48,7 +48,7 @@ async def make_dirs(client: AsyncFTPClient, path: str) -> list[str]:
 async def unlink_if_link(client: AsyncFTPClient, path: str) -> bool:
     """Remove ``path`` if it is a symbolic link the server lists as a directory.
 
-    Some servers (ftpferry for links inside the root, pyftpdlib in MLSD) show
+    Some servers (pyftpdlib in MLSD, ProFTPD with ``ShowSymlinks off``) show
     a link to a directory as the directory itself, and no listing tells
     them apart.  Emptying such a "directory" would delete the files of the
     directory it leads to, which ``rm -r`` must never do.  DELE removes a
