@@ -16,6 +16,7 @@ server behaviours ftpferry does not have:
   link to a directory as a directory (ProFTPD's ``ShowSymlinks off``);
   with ``--no-mlst`` nothing says it is a link, and no ``unique`` fact
   tells a directory loop;
+* ``--endless-listing``: every LIST and MLSD sends lines without end;
 * ``--inject-listing FILE``: a hostile server.  FILE is JSON,
   ``{"dir": {"LIST": [lines], "MLSD": [lines]}}`` with ``dir`` relative to
   the root ("" for the root); those lines are sent after the real entries
@@ -76,6 +77,25 @@ class HashMixin:
 
     def ftp_XMD5(self, path: str) -> None:
         self._file_digest(path, "MD5", "250")
+
+
+class EndlessFS(AbstractedFS):  # type: ignore[misc]
+    """Listings that never end, as a broken or hostile server's might."""
+
+    def format_list(self, basedir: str, listing: Any, ignore_err: bool = True) -> Any:
+        number = 0
+        while True:
+            number += 1
+            line = f"-rw-r--r--   1 owner    group    1 Jan 01  2024 endless-{number}\r\n"
+            yield line.encode()
+
+    def format_mlsx(
+        self, basedir: str, listing: Any, perms: Any, facts: Any, ignore_err: bool = True
+    ) -> Any:
+        number = 0
+        while True:
+            number += 1
+            yield f"type=file;size=1;modify=20240101000000; endless-{number}\r\n".encode()
 
 
 def _injecting_filesystem(injected: dict[str, dict[str, list[str]]]) -> type[AbstractedFS]:
@@ -163,6 +183,8 @@ def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
     if args.inject_listing:
         with open(args.inject_listing, encoding="utf-8") as file:
             namespace["abstracted_fs"] = _injecting_filesystem(json.load(file))
+    if args.endless_listing:
+        namespace["abstracted_fs"] = EndlessFS
     if args.list_follows_links:
         filesystem = namespace.get("abstracted_fs", AbstractedFS)
         namespace["abstracted_fs"] = type(
@@ -189,6 +211,7 @@ def main() -> None:
     parser.add_argument("--keyfile", default=None)
     parser.add_argument("--inject-listing", default=None)
     parser.add_argument("--list-follows-links", action="store_true")
+    parser.add_argument("--endless-listing", action="store_true")
     args = parser.parse_args()
 
     authorizer = DummyAuthorizer()

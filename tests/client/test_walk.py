@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ftpferry.client import AsyncFTPClient, FTPClient, PermanentError
+from ftpferry.client import AsyncFTPClient, FTPClient, ListingTooLarge, PermanentError
 
 from .conftest import Remote, start_pyftpdlib
 
@@ -187,3 +187,22 @@ def test_walk_leaves_out_names_no_directory_can_hold(tmp_path: Path) -> None:
     names = {name for _, dirs, files in steps for name in (*dirs, *files)}
     assert names == {"real", "file.txt"}
     assert [dirpath for dirpath, _, _ in steps] == [".", "./real"]
+
+
+@pytest.mark.parametrize("extra", [(), ("--no-mlst",)], ids=["MLSD", "LIST"])
+def test_a_listing_without_end_is_cut_off(tmp_path: Path, extra: tuple[str, ...]) -> None:
+    """A server sending a listing without end used to fill the client's memory:
+    past max_listing_bytes it is refused, and the session goes on."""
+    remote = start_pyftpdlib(tmp_path, "--endless-listing", *extra)
+    try:
+        remote.put("real.txt", b"real\n")
+        with FTPClient.from_url(remote.url(), max_listing_bytes=1 << 20, timeout=20) as ftp:
+            with pytest.raises(ListingTooLarge, match="went past 1,048,576 bytes"):
+                ftp.listdir()
+            with pytest.raises(ListingTooLarge):
+                list(ftp.walk())
+            target = tmp_path / "real.txt"
+            ftp.download("real.txt", target)  # the session is still usable
+    finally:
+        remote.stop()
+    assert target.read_bytes() == b"real\n"

@@ -105,7 +105,8 @@ also a ConnectionLost); :class:`DataConnectionError` (``mode``,
 ``address``, ``port``, ``os_error``, ``reply``); :class:`ConnectionLost` and
 :class:`ConnectionFailed`; :class:`FTPTimeout` (:class:`NoGreeting` when the
 greeting never came); :class:`TLSError`;
-:class:`UnsupportedCommand`; :class:`ProtocolError`.
+:class:`UnsupportedCommand`; :class:`ProtocolError` (:class:`ListingTooLarge` past
+``max_listing_bytes``).
 
 Naming note: ``listdir``, ``Entry.kind`` and ``ascii_mode`` are spelled so
 as not to shadow the builtins ``list``, ``type`` and ``ascii`` (see the
@@ -122,6 +123,7 @@ from .errors import (
     DataConnectionError,
     FTPError,
     FTPTimeout,
+    ListingTooLarge,
     LoginError,
     NoGreeting,
     PermanentError,
@@ -159,6 +161,7 @@ __all__ = [
     "Features",
     "Listing",
     "ListingSource",
+    "ListingTooLarge",
     "LocalFile",
     "LoginError",
     "Mode",

@@ -33,7 +33,7 @@ from ftpferry.protocol.listing import format_mdtm
 from .config import ClientConfig, ClientOptions
 from .datachannel import BlockModeUnsupported, DataChannelOpener, DataConnection, DataRoute
 from .entries import Entry, EntryKind, Listing, mdtm_to_datetime, parse_mlsd, parse_mlsx_line
-from .errors import ConnectionLost, FTPError, ReplyError, UnsupportedCommand
+from .errors import ConnectionLost, FTPError, ListingTooLarge, ReplyError, UnsupportedCommand
 from .listparse import parse_list
 from .login import Session, open_session
 from .loops import TreeWalk, WalkStep
@@ -440,9 +440,13 @@ class AsyncFTPClient:
 
     async def _listing_bytes(self, command: str, path: str) -> bytes:
         chunks: list[bytes] = []
+        limit = self.config.max_listing_bytes
 
         async def body(connection: DataConnection, ticker: Ticker) -> None:
-            chunks.append(await receive_all(connection, ticker))
+            try:
+                chunks.append(await receive_all(connection, ticker, limit=limit))
+            except OverflowError:
+                raise ListingTooLarge(command, limit) from None
 
         plan = TransferPlan(
             command=command, remote=path, direction="listing", feature=command.split(" ", 1)[0]

@@ -67,6 +67,10 @@ class ClientConfig:
         encoding: of paths and replies on the control connection.
         list_options: inserted after ``LIST`` (e.g. ``-a``: vsftpd hides dot
             files otherwise); MLSD, when offered, lists everything anyway.
+        max_listing_bytes: a listing (MLSD, LIST, NLST) larger than this is
+            refused with :class:`ListingTooLarge`: a broken or hostile
+            server could otherwise send one without end into memory.  The
+            default, 256 MiB, holds some two million entries.
         netrc_file: the netrc file to read passwords from (default ~/.netrc).
         use_netrc: look passwords up in the netrc file at all.
         ask_password: call ``password_prompt`` when no password is found.
@@ -93,6 +97,7 @@ class ClientConfig:
     ssl_context: ssl.SSLContext | None = None
     encoding: str = "utf-8"
     list_options: str = ""
+    max_listing_bytes: int = 256 * 1024 * 1024
     netrc_file: str | None = None
     use_netrc: bool = True
     ask_password: bool = False
@@ -115,6 +120,8 @@ class ClientConfig:
                 raise ValueError(f"{name} must be positive")
         if self.keepalive < 0:
             raise ValueError("keepalive must be 0 (off) or positive")
+        if self.max_listing_bytes < 1:
+            raise ValueError("max_listing_bytes must be positive")
         if "\r" in self.list_options or "\n" in self.list_options:
             raise ValueError("list_options must not contain line ends")
         "".encode(self.encoding)  # LookupError for an unknown codec, now rather than later
@@ -154,6 +161,7 @@ class ClientOptions(TypedDict, total=False):
     ssl_context: ssl.SSLContext | None
     encoding: str
     list_options: str
+    max_listing_bytes: int
     netrc_file: str | None
     use_netrc: bool
     ask_password: bool

@@ -205,6 +205,16 @@ class ProtocolError(FTPError):
     """The server sent something that is not FTP (a malformed reply line)."""
 
 
+class ListingTooLarge(ProtocolError):
+    """A listing went past ``max_listing_bytes``; the rest was not read."""
+
+    def __init__(self, command: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"{command}: the listing went past {limit:,} bytes and was cut off (max_listing_bytes)"
+        )
+
+
 class TLSError(FTPError):
     """TLS could not be set up or failed: certificate, handshake, AUTH refused."""
 

@@ -31,7 +31,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from ftpferry.netio import (
     DataSocketError,
@@ -42,6 +42,9 @@ from ftpferry.netio import (
     write_pieces,
 )
 from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 from ftpferry.protocol.blocks import (
     HEADER_SIZE,
     MAX_BLOCK,
@@ -243,20 +246,37 @@ async def _splice_to_file(connection: DataConnection, out_fd: int, ticker: Ticke
         raise DataConnectionBroken(exc) from exc
 
 
-async def receive_all(connection: DataConnection, ticker: Ticker) -> bytes:
-    """Everything the server sends (a listing)."""
+async def receive_all(connection: DataConnection, ticker: Ticker, *, limit: int) -> bytes:
+    """Everything the server sends (a listing); OverflowError past ``limit`` bytes."""
     if connection.blocks:
-        sink = io.BytesIO()
+        sink = _LimitedBuffer(limit)
         await _receive_blocks(connection, sink, ticker, ascii_mode=False, buffer_size=LISTING_CHUNK)
         return sink.getvalue()
     buffer = bytearray(LISTING_CHUNK)
     parts: list[bytes] = []
+    total = 0
     while True:
         count = await connection.recv_into(buffer)
         if count == 0:
             return b"".join(parts)
+        total += count
+        if total > limit:
+            raise OverflowError(limit)
         parts.append(bytes(buffer[:count]))
         ticker(count)
+
+
+class _LimitedBuffer(io.BytesIO):
+    """A BytesIO that refuses to grow past ``limit`` bytes (OverflowError)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        if self.tell() + memoryview(data).nbytes > self._limit:
+            raise OverflowError(self._limit)
+        return super().write(data)
 
 
 async def send_from_file(
