@@ -8,6 +8,7 @@ login directory, as URL paths are (RFC 1738).
 
 from __future__ import annotations
 
+import collections
 import fnmatch
 import logging
 import os
@@ -344,8 +345,8 @@ async def put_files(
     given; the first failure stops it.  Every source is checked first;
     ``parents`` creates the directory (and its parents) before that."""
     infos = [_upload_source(source) for source in sources]
-    names = [source.name for source in sources]
-    twice = sorted({name for name in names if names.count(name) > 1})
+    counts = collections.Counter(source.name for source in sources)
+    twice = sorted(name for name, count in counts.items() if count > 1)
     if twice:
         raise CommandError(f"two sources would both be uploaded as {twice[0]}", ExitCode.LOCAL)
     if parents:

@@ -1,10 +1,10 @@
 """Walking a remote tree, and its directory loops on servers that hide links.
 
 Many servers list a symbolic link to a directory as the directory itself
-(pyftpdlib in MLSD, ProFTPD with
-``ShowSymlinks off``), so a walk that enters every directory enters
-``loop -> .`` again and again.  :class:`LoopGuard` remembers each listed
-directory and tells when one is an ancestor over again:
+(pyftpdlib in MLSD, ProFTPD with ``ShowSymlinks off``), so a walk that
+enters every directory enters ``loop -> .`` again and again.
+:class:`LoopGuard` remembers each listed directory and tells when one is
+an ancestor over again:
 
 * with MLSD's ``unique`` fact: the same ``unique`` as an ancestor *and*
   the same names (two proofs, as a server whose ``unique`` is not unique,

@@ -136,8 +136,11 @@ class _Run:
         if self.target.direction == "upload":
             for top in _top_dirs(removals):
                 remote = remote_path(self.target.remote_root, top)
-                async with self.pool.client() as client:
-                    unlinked = await unlink_if_link(client, remote)
+                try:
+                    async with self.pool.client() as client:
+                        unlinked = await unlink_if_link(client, remote)
+                except FTPError:  # no connection: the removals below say so, one by one
+                    unlinked = False
                 if unlinked:
                     links.append(top)
                     removal = Removal(path=top, is_dir=False, is_link=True)
