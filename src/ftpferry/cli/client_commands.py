@@ -206,10 +206,11 @@ def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> N
     A pattern as the URL's last part (*.csv, report-202?.pdf) downloads the
     matching files of that directory into DEST, a directory (default: the
     current one), as wget and lftp's mget do; a file with the pattern's very
-    name is got as itself.  DEST "-" writes the file to
-    standard output, and nothing else goes there: progress and the summary
-    stay on stderr (no bars when stdout is a terminal).  A file called "-"
-    is "./-".
+    name is got as itself.
+
+    DEST "-" writes the file to standard output, and nothing else goes
+    there: progress and the summary stay on stderr (no bars when stdout is
+    a terminal).  A file called "-" is "./-".
     """
     _check_settings(settings)
     to_stdout = is_stdout_dest(dest)
