@@ -42,9 +42,6 @@ from ftpferry.netio import (
     write_pieces,
 )
 from ftpferry.protocol.ascii import AsciiDecoder, ascii_encode
-
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
 from ftpferry.protocol.blocks import (
     HEADER_SIZE,
     MAX_BLOCK,
@@ -52,6 +49,9 @@ from ftpferry.protocol.blocks import (
     BlockModeError,
     encode_blocks,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 from .datachannel import BlockFramingBroken, DataConnection, DataConnectionBroken, DataRoute
 from .errors import FTPTimeout
@@ -248,22 +248,16 @@ async def _splice_to_file(connection: DataConnection, out_fd: int, ticker: Ticke
 
 async def receive_all(connection: DataConnection, ticker: Ticker, *, limit: int) -> bytes:
     """Everything the server sends (a listing); OverflowError past ``limit`` bytes."""
+    sink = _LimitedBuffer(limit)
     if connection.blocks:
-        sink = _LimitedBuffer(limit)
         await _receive_blocks(connection, sink, ticker, ascii_mode=False, buffer_size=LISTING_CHUNK)
         return sink.getvalue()
     buffer = bytearray(LISTING_CHUNK)
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        count = await connection.recv_into(buffer)
-        if count == 0:
-            return b"".join(parts)
-        total += count
-        if total > limit:
-            raise OverflowError(limit)
-        parts.append(bytes(buffer[:count]))
+    view = memoryview(buffer)
+    while count := await connection.recv_into(buffer):
+        sink.write(view[:count])
         ticker(count)
+    return sink.getvalue()
 
 
 class _LimitedBuffer(io.BytesIO):
