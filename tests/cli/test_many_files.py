@@ -7,13 +7,12 @@ each into the directory.  Bad input is refused before anything moves.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import Remote, start_pyftpdlib
+from tests.client.conftest import Remote, start_hostile_pyftpdlib
 
 from .conftest import Cli
 
@@ -195,10 +194,8 @@ def test_get_pattern_never_writes_outside_dest(cli: Cli, tmp_path: Path, listing
             ],
         }
     }
-    injected = tmp_path / "inject.json"
-    injected.write_text(json.dumps(hostile))
-    extra = ("--inject-listing", str(injected))
-    remote = start_pyftpdlib(tmp_path, *extra, *(("--no-mlst",) if listing == "LIST" else ()))
+    extra = ("--no-mlst",) if listing == "LIST" else ()
+    remote = start_hostile_pyftpdlib(tmp_path, hostile, *extra)
     try:
         remote.put("logs/real.gz", b"real\n")
         (remote.root / "escape.gz").write_bytes(b"escape")  # so that RETR ../escape.gz works

@@ -17,7 +17,6 @@ it, by snapshot, before and after.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -26,7 +25,12 @@ from typing import Any
 
 import pytest
 
-from tests.client.conftest import Remote, start_ftpferry, start_pyftpdlib
+from tests.client.conftest import (
+    Remote,
+    start_ftpferry,
+    start_hostile_pyftpdlib,
+    start_pyftpdlib,
+)
 
 from .conftest import Cli
 
@@ -361,12 +365,6 @@ def test_pyftpdlib_absolute_and_climbing_targets(cli: Cli, tmp_path: Path, mode:
 # -- a hostile server: one name, two kinds -----------------------------------------------------
 
 
-def hostile_server(tmp_path: Path, injected: dict[str, dict[str, list[str]]]) -> Remote:
-    path = tmp_path / "inject.json"
-    path.write_text(json.dumps(injected))
-    return start_pyftpdlib(tmp_path, "--inject-listing", str(path))
-
-
 def link_lines(name: str, target: str) -> dict[str, list[str]]:
     return {
         "LIST": [f"lrwxrwxrwx   1 owner    group    {len(target)} Jan 01  2024 {name} -> {target}"],
@@ -385,7 +383,7 @@ def test_hostile_link_and_file_of_one_name(cli: Cli, tmp_path: Path, target_kind
     target = str(outside.top) if target_kind == "absolute" else "../../outside"
     file_target = f"{target}/target.txt"
     evil, evil2 = link_lines("evil", file_target), link_lines("evil2", target)
-    server = hostile_server(
+    server = start_hostile_pyftpdlib(
         tmp_path,
         {"": {"LIST": evil["LIST"] + evil2["LIST"], "MLSD": evil["MLSD"] + evil2["MLSD"]}},
     )
@@ -420,7 +418,7 @@ def test_hostile_file_in_mlsd_link_in_list(cli: Cli, tmp_path: Path) -> None:
             "MLSD": ["modify=20240101000000;size=5;type=file; evil"],
         }
     }
-    server = hostile_server(tmp_path, injected)
+    server = start_hostile_pyftpdlib(tmp_path, injected)
     try:
         server.put("real.txt", b"real\n")
         for run in (1, 2):

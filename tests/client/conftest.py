@@ -10,6 +10,7 @@ puts there.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import random
@@ -176,6 +177,16 @@ def start_pyftpdlib(tmp_path: Path, *extra: str) -> Remote:
 
 
 # -- vsftpd -----------------------------------------------------------------------------------
+
+
+def start_hostile_pyftpdlib(
+    tmp_path: Path, injected: dict[str, dict[str, list[str]]], *extra: str
+) -> Remote:
+    """pyftpdlib whose listings end with the ``injected`` lines (``--inject-listing``):
+    ``{"dir": {"LIST": [lines], "MLSD": [lines]}}``, ``dir`` relative to the root."""
+    path = tmp_path / "inject.json"
+    path.write_text(json.dumps(injected))
+    return start_pyftpdlib(tmp_path, "--inject-listing", str(path), *extra)
 
 
 def _vsftpd_binary() -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from ftpferry.client import AsyncFTPClient, FTPClient, ListingTooLarge, PermanentError
 
-from .conftest import Remote, start_pyftpdlib
+from .conftest import Remote, start_hostile_pyftpdlib, start_pyftpdlib
 
 pytestmark = pytest.mark.integration
 
@@ -163,21 +162,16 @@ def test_walk_does_not_follow_links_on_ftpferry(ftpferry: Remote) -> None:
 def test_walk_leaves_out_names_no_directory_can_hold(tmp_path: Path) -> None:
     """A hostile server lists ``..``-climbing and slashed names: walk() does not
     yield them, so code joining its names to a local path stays where it is."""
-    injected = tmp_path / "inject.json"
-    injected.write_text(
-        json.dumps(
-            {
-                "": {
-                    "MLSD": [
-                        "type=dir;modify=20240101000000; ../../up",
-                        "type=file;size=1;modify=20240101000000; a/b.txt",
-                        "type=file;size=1;modify=20240101000000; ..",
-                    ]
-                }
-            }
-        )
-    )
-    remote = start_pyftpdlib(tmp_path, "--inject-listing", str(injected))
+    injected = {
+        "": {
+            "MLSD": [
+                "type=dir;modify=20240101000000; ../../up",
+                "type=file;size=1;modify=20240101000000; a/b.txt",
+                "type=file;size=1;modify=20240101000000; ..",
+            ]
+        }
+    }
+    remote = start_hostile_pyftpdlib(tmp_path, injected)
     try:
         remote.put("real/file.txt", b"x")
         with FTPClient.from_url(remote.url()) as ftp:
