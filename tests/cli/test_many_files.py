@@ -176,7 +176,9 @@ def test_put_parents_creates_the_remote_directories(
 
 
 @pytest.mark.parametrize("listing", ["MLSD", "LIST"])
-def test_get_pattern_never_writes_outside_dest(cli: Cli, tmp_path: Path, listing: str) -> None:
+def test_get_pattern_never_writes_outside_dest(
+    cli: Cli, tmp_path: Path, listing: str, mode: str
+) -> None:
     """A hostile server lists names with a ``/`` or ``..`` among the matches:
     they are left out, and nothing lands outside DEST."""
     hostile = {
@@ -201,7 +203,7 @@ def test_get_pattern_never_writes_outside_dest(cli: Cli, tmp_path: Path, listing
         (remote.root / "escape.gz").write_bytes(b"escape")  # so that RETR ../escape.gz works
         dest = tmp_path / "area" / "dest"
         dest.mkdir(parents=True)
-        result = cli("get", "--json", remote.url(path="logs/*.gz"), dest)
+        result = cli("get", "--json", "--mode", mode, remote.url(path="logs/*.gz"), dest)
     finally:
         remote.stop()
     assert sorted(p.name for p in (tmp_path / "area").iterdir()) == ["dest"]

@@ -23,13 +23,13 @@ EVIL = "evil\x1b]0;pwned\x07\x1b[2Jname.txt"
 SHOWN = "evil\\x1b]0;pwned\\x07\\x1b[2Jname.txt"
 
 
-def test_ls_and_progress_show_control_characters(cli: Cli, ftpferry: Remote) -> None:
+def test_ls_and_progress_show_control_characters(cli: Cli, ftpferry: Remote, mode: str) -> None:
     ftpferry.put(f"docs/{EVIL}", b"x")
-    listed = cli.ok("ls", ftpferry.url(path="docs"))
+    listed = cli.ok("ls", "--mode", mode, ftpferry.url(path="docs"))
     assert "\x1b" not in listed.stdout and "\x07" not in listed.stdout
     assert listed.stdout.rstrip().endswith(SHOWN)
 
-    got = cli.ok("get", ftpferry.url(path="docs/*name.txt"), cli.cwd)
+    got = cli.ok("get", "--mode", mode, ftpferry.url(path="docs/*name.txt"), cli.cwd)
     assert "\x1b" not in got.stderr and SHOWN in got.stderr
     assert (cli.cwd / EVIL).read_bytes() == b"x"  # the file keeps its real name
 

@@ -11,7 +11,7 @@ import pytest
 
 from ftpferry.client import AsyncFTPClient, FTPClient, ListingTooLarge, PermanentError
 
-from .conftest import Remote, start_hostile_pyftpdlib, start_pyftpdlib
+from .conftest import Remote, client_for, start_hostile_pyftpdlib, start_pyftpdlib
 
 pytestmark = pytest.mark.integration
 
@@ -129,14 +129,14 @@ def _loop_tree(remote: Remote) -> None:
     [(), ("--no-mlst", "--list-follows-links")],
     ids=["pyftpdlib-mlsd-unique", "pyftpdlib-list-only-no-unique"],
 )
-def test_walk_ends_at_directory_loops(tmp_path: Path, extra: tuple[str, ...]) -> None:
+def test_walk_ends_at_directory_loops(tmp_path: Path, extra: tuple[str, ...], mode: str) -> None:
     """Links the server lists as directories used to be walked until paths
     overflowed; with three links in one directory, without ``unique`` facts
     too, the walk now ends after going round each loop once or twice."""
     remote = start_pyftpdlib(tmp_path, *extra)
     try:
         _loop_tree(remote)
-        with FTPClient.from_url(remote.url()) as ftp:
+        with client_for(remote, mode) as ftp:
             steps = list(itertools.islice(ftp.walk("tree"), 200))
     finally:
         remote.stop()
@@ -146,11 +146,11 @@ def test_walk_ends_at_directory_loops(tmp_path: Path, extra: tuple[str, ...]) ->
     assert max(dirpath.count("/") for dirpath in walked) <= 4
 
 
-def test_walk_does_not_follow_links_on_ftpferry(ftpferry: Remote) -> None:
+def test_walk_does_not_follow_links_on_ftpferry(ftpferry: Remote, mode: str) -> None:
     """ftpferry lists a link to a directory as a link: walk() names it among
     the files, as os.walk does, and does not go through it."""
     _loop_tree(ftpferry)
-    with FTPClient.from_url(ftpferry.url()) as ftp:
+    with client_for(ftpferry, mode) as ftp:
         steps = list(itertools.islice(ftp.walk("tree"), 200))
     walked = {dirpath: (set(dirs), set(files)) for dirpath, dirs, files in steps}
     assert walked == {
@@ -159,7 +159,7 @@ def test_walk_does_not_follow_links_on_ftpferry(ftpferry: Remote) -> None:
     }
 
 
-def test_walk_leaves_out_names_no_directory_can_hold(tmp_path: Path) -> None:
+def test_walk_leaves_out_names_no_directory_can_hold(tmp_path: Path, mode: str) -> None:
     """A hostile server lists ``..``-climbing and slashed names: walk() does not
     yield them, so code joining its names to a local path stays where it is."""
     injected = {
@@ -174,7 +174,7 @@ def test_walk_leaves_out_names_no_directory_can_hold(tmp_path: Path) -> None:
     remote = start_hostile_pyftpdlib(tmp_path, injected)
     try:
         remote.put("real/file.txt", b"x")
-        with FTPClient.from_url(remote.url()) as ftp:
+        with client_for(remote, mode) as ftp:
             steps = list(itertools.islice(ftp.walk(), 20))
     finally:
         remote.stop()
@@ -184,13 +184,15 @@ def test_walk_leaves_out_names_no_directory_can_hold(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("extra", [(), ("--no-mlst",)], ids=["MLSD", "LIST"])
-def test_a_listing_without_end_is_cut_off(tmp_path: Path, extra: tuple[str, ...]) -> None:
+def test_a_listing_without_end_is_cut_off(
+    tmp_path: Path, extra: tuple[str, ...], mode: str
+) -> None:
     """A server sending a listing without end used to fill the client's memory:
     past max_listing_bytes it is refused, and the session goes on."""
     remote = start_pyftpdlib(tmp_path, "--endless-listing", *extra)
     try:
         remote.put("real.txt", b"real\n")
-        with FTPClient.from_url(remote.url(), max_listing_bytes=1 << 20, timeout=20) as ftp:
+        with client_for(remote, mode, max_listing_bytes=1 << 20, timeout=20) as ftp:
             with pytest.raises(ListingTooLarge, match="went past 1,048,576 bytes"):
                 ftp.listdir()
             with pytest.raises(ListingTooLarge):

@@ -232,7 +232,7 @@ def test_rmdir_of_non_empty_directory_fails(
 
 
 def test_rm_r_removes_a_directory_link_not_what_it_leads_to(
-    shared_server: ServerProcess, area: str, tmp_path: Path
+    shared_server: ServerProcess, mode: LftpMode, area: str, tmp_path: Path
 ) -> None:
     """ftpferry used to list a link to a directory as the directory, so lftp's
     ``rm -r`` went through it and emptied the directory it leads to."""
@@ -243,17 +243,18 @@ def test_rm_r_removes_a_directory_link_not_what_it_leads_to(
     (directory / "doomed" / "x.txt").write_bytes(b"x")
     (directory / "doomed" / "link").symlink_to("../victim")
 
-    result = lftp(shared_server, MODES["EPSV"], f"cd {area}", "rm -r doomed", cwd=tmp_path)
+    result = lftp(shared_server, mode, f"cd {area}", "rm -r doomed", cwd=tmp_path)
     check_ok(result, shared_server)
+    check_mode(result, mode, shared_server)
     assert (directory / "victim" / "keep.txt").read_bytes() == b"precious"
     assert not (directory / "doomed").exists()
 
     (directory / "shown").symlink_to("victim")
-    listed = lftp(shared_server, MODES["EPSV"], f"ls {area}", cwd=tmp_path)
+    listed = lftp(shared_server, mode, f"ls {area}", cwd=tmp_path)
     check_ok(listed, shared_server)
     line = next(line for line in listed.stdout.splitlines() if " shown" in line)
     assert line.startswith("l") and line.endswith("shown -> victim"), line
-    entered = lftp(shared_server, MODES["EPSV"], f"cd {area}/shown", "ls", cwd=tmp_path)
+    entered = lftp(shared_server, mode, f"cd {area}/shown", "ls", cwd=tmp_path)
     check_ok(entered, shared_server)
     assert "keep.txt" in entered.stdout  # CWD still goes through the link
 
