@@ -73,6 +73,8 @@ def test_a_name_that_looks_like_a_pattern_is_got_as_itself(
     remote.put("docs/report1.pdf", b"the one without")
     cli.ok("get", "-q", remote.url(path="docs/report[1].pdf"), tmp_path / "got.pdf")
     assert (tmp_path / "got.pdf").read_bytes() == b"the one with brackets"
+    to_stdout = cli.ok("get", "-q", remote.url(path="docs/report[1].pdf"), "-")
+    assert to_stdout.stdout == "the one with brackets"
     into = tmp_path / "into"
     into.mkdir()
     cli.ok("get", "-q", remote.url(path="docs/report[0-9].pdf"), into)

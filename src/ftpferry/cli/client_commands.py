@@ -21,6 +21,7 @@ import click
 from ftpferry.client import Mode, parse_port_range
 
 from .connection import ClientSettings, Connector
+from .failures import CommandError, ExitCode
 from .operations import (
     get_file,
     get_matching,
@@ -223,13 +224,16 @@ def get(url: str, dest: str | None, resume: bool, settings: ClientSettings) -> N
         )
     connector = _connector(url, settings)
     pattern = is_name_pattern(connector.path)
-    if pattern and to_stdout:
-        raise click.UsageError("a pattern names several files; DEST - takes one")
 
     async def work(view: ProgressView) -> Rendered:
         local = Path(dest) if dest is not None else None
         async with await connector() as client:
             matches = await matching_files(client, connector.path) if pattern else None
+            if matches is not None and to_stdout:
+                # Known only now: a file with the pattern's very name goes to stdout as itself.
+                raise CommandError(
+                    "a pattern names several files; DEST - takes one", ExitCode.USAGE
+                )
             if matches is not None:
                 results = await get_matching(
                     client, connector.path, matches, local, resume=resume, view=view
