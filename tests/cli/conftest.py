@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.client.conftest import Remote, start_ftpferry, start_pyftpdlib
+from tests.client.conftest import SERVER_NAMES, Remote, start_ftpferry, start_named
 from tests.conftest import ftpferry_command
 
 MODES = ("passive", "active")
@@ -154,9 +154,9 @@ def ftpferry(tmp_path: Path) -> Iterator[Remote]:
     server.stop()
 
 
-@pytest.fixture(params=("ftpferry", "pyftpdlib"))
+@pytest.fixture(params=SERVER_NAMES)
 def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Remote]:
-    """ftpferry, then pyftpdlib."""
-    server = (start_ftpferry if request.param == "ftpferry" else start_pyftpdlib)(tmp_path)
+    """ftpferry, pyftpdlib, then vsftpd (skipped where it cannot run)."""
+    server = start_named(str(request.param), tmp_path)
     yield server
     server.stop()

@@ -49,6 +49,19 @@ def test_missing_file(cli: Cli, remote: Remote) -> None:
     assert not (cli.cwd / "such file.txt").exists()  # nothing left behind
 
 
+def test_ls_of_a_missing_directory_fails(cli: Cli, remote: Remote) -> None:
+    """vsftpd answers LIST of a missing path with an empty listing and 226; an
+    empty directory and a missing one must still not look the same."""
+    remote.mkdir("empty")
+    assert cli.ok("ls", remote.url(path="empty")).stdout == ""
+    result = cli("ls", remote.url(path="no/such dir"))
+    assert result.returncode == 1
+    assert "no/such dir" in one_line_error(result, "ls")
+    mirror = cli("mirror", remote.url(path="no/such dir"), cli.cwd / "copy")
+    assert mirror.returncode != 0 and "no remote directory" in mirror.stderr
+    assert not (cli.cwd / "copy").exists()
+
+
 def test_missing_local_source(cli: Cli, ftpferry: Remote) -> None:
     result = cli("put", cli.cwd / "absent.txt", ftpferry.url())
     assert result.returncode == 5

@@ -35,6 +35,17 @@ def skip_known_server_bug(remote: Remote, mode: str) -> None:
         pytest.skip("pyftpdlib#548: concurrent active-mode transfers stall now and then")
 
 
+def listed_time_precision(remote: Remote) -> float:
+    """Seconds a server's listing keeps of a file's time: vsftpd has no MLSD,
+    and LIST says ``Nov 26 11:22``."""
+    return 60.0 if remote.name == "vsftpd" else 1.0
+
+
+def sets_times(remote: Remote) -> bool:
+    """The server offers MFMT (vsftpd does not)."""
+    return remote.name != "vsftpd"
+
+
 def make_tree(root: Path) -> None:
     """TREE under root, every file two hours old."""
     for relative, data in TREE.items():
@@ -81,10 +92,16 @@ def test_mirror_download_then_nothing_then_changes(
     assert dirs_of(local) >= {"empty dir", "ünïcödé/deeper", "a/b/c/d"}
     assert paths_sent(first) == set(TREE)
     assert first["bytes"] == sum(len(data) for data in TREE.values())
-    assert first["connections"] == min(parallel, len(TREE))
+    if remote.name == "vsftpd":
+        # Its logins take tens of milliseconds (PAM): the first connection may
+        # have moved every small file before the others are in.
+        assert 1 <= first["connections"] <= min(parallel, len(TREE))
+    else:
+        assert first["connections"] == min(parallel, len(TREE))
     assert first["mode"] == mode
     for relative in TREE:
-        assert abs((local / relative).stat().st_mtime - PAST) < 1.0, relative
+        copied = (local / relative).stat().st_mtime
+        assert abs(copied - PAST) < listed_time_precision(remote), relative
 
     second = cli.ok(*args, remote.url(path=""), local).json()
     assert second["files"] == [] and second["bytes"] == 0
@@ -144,9 +161,10 @@ def test_mirror_upload_then_nothing_then_changes_and_delete(
     assert files_of(served) == TREE
     assert "empty dir" in dirs_of(served)
     assert paths_sent(first) == set(TREE)
-    assert all(item["mtime_set"] for item in first["files"])
-    for relative in TREE:
-        assert abs((served / relative).stat().st_mtime - PAST) < 1.0, relative
+    assert all(item["mtime_set"] is sets_times(remote) for item in first["files"])
+    if sets_times(remote):
+        for relative in TREE:
+            assert abs((served / relative).stat().st_mtime - PAST) < 1.0, relative
 
     second = cli.ok(*args, local, url).json()
     assert second["files"] == [] and second["unchanged"] == len(TREE)

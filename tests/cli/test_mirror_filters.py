@@ -7,6 +7,8 @@ dry run prints the plan and changes nothing on either side.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -99,10 +101,12 @@ def test_dry_run_download_prints_the_plan_and_changes_nothing(
     cli: Cli, ftpferry: Remote, tmp_path: Path
 ) -> None:
     make_tree(ftpferry.root, {"a.txt": b"aaa", "sub/b.txt": b"bb"})
+    hour_ago = time.time() - 3600
+    os.utime(ftpferry.root / "a.txt", (hour_ago, hour_ago))
     local = tmp_path / "copy"
     (local / "old").mkdir(parents=True)
     (local / "old" / "gone.txt").write_text("only here")
-    (local / "a.txt").write_bytes(b"a")  # a shorter copy, not older: to be resumed
+    (local / "a.txt").write_bytes(b"a")  # a shorter copy, newer: an interrupted one, resumed
     before = {p: p.read_bytes() for p in local.rglob("*") if p.is_file()}
 
     result = cli.ok("mirror", "--dry-run", "--delete", ftpferry.url(path=""), local)

@@ -77,6 +77,27 @@ def test_partial_newer_copy_resumes_and_older_shorter_copy_is_resent() -> None:
     assert plan.transfer_bytes == 60 + 100 + 100
 
 
+def test_a_shorter_copy_as_old_as_its_source_within_the_precision_is_resent() -> None:
+    """LIST says minutes: a copy made at 11:22:05 of a file then rewritten, and
+    grown, at 11:22:40 looks as old as its source; appending would mix versions."""
+    source = tree({"f": (100, T0 + 40)}, precision=60.0)
+    target = tree({"f": (40, T0 + 5)})
+    (item,) = plan_mirror(source, target).transfers
+    assert (item.offset, item.reason) == (0, "changed")
+    later = plan_mirror(tree({"f": (100, T0)}, precision=60.0), tree({"f": (40, T0 + 61)}))
+    assert (later.transfers[0].offset, later.transfers[0].reason) == (40, "resume")
+
+
+def test_without_exact_times_a_shorter_copy_is_resent_in_full() -> None:
+    """Every upload to a server without MFMT carries the time of the upload, so
+    a complete copy of an older version looks like an interrupted one: never
+    resume there (vsftpd: a file grown after its upload was appended to)."""
+    source = tree({"grown": (100, T0 + 10)})
+    target = tree({"grown": (40, T0 + 30)})  # uploaded at T0 + 30, source rewritten since
+    (item,) = plan_mirror(source, target, exact_times=False).transfers
+    assert (item.offset, item.reason) == (0, "changed")
+
+
 def test_largest_transfers_first() -> None:
     plan = plan_mirror(tree({"s": (1, T0), "l": (1000, T0), "m": (50, T0)}), Tree())
     assert [item.path for item in plan.transfers] == ["l", "m", "s"]

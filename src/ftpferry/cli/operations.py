@@ -122,7 +122,15 @@ async def list_remote(client: AsyncFTPClient, path: str) -> ListResult:
         if entry.is_dir:
             raise
         listing = Listing((entry,), source="MLST" if "MLST" in client.features else "SIZE")
+    if _looks_missing(listing, path) and not await is_remote_dir(client, path):
+        raise CommandError(f"{path}: no such file or directory (the server listed it as empty)")
     return ListResult(path=path, listing=listing)
+
+
+def _looks_missing(listing: Listing, path: str) -> bool:
+    """An empty LIST of a named path: vsftpd (and servers that list through
+    ``ls`` globbing) answer a missing path so, with 226 where MLSD gives 550."""
+    return bool(path) and listing.source == "LIST" and not listing.entries and not listing.unparsed
 
 
 # -- get and put -----------------------------------------------------------------------------

@@ -15,12 +15,17 @@ only a source *newer* than its copy counts as changed.
 
 Resuming
 --------
-A target file shorter than its source and not older than it (a copy is
-given the source's time only once complete, so a partial copy carries
-the time of the interrupted transfer) is taken for an interrupted
-transfer of the current source and continued from its end (REST or
-APPE).  A shorter file that is *older* than the source is an earlier
-version of a file that has since changed, and is sent again in full.
+A target file shorter than its source and newer than it, by at least the
+time precision, is taken for an interrupted transfer of the current
+source and continued from its end (REST or APPE): a copy is given the
+source's time only once complete, so a partial copy carries the time of
+the interrupted transfer.  Any other shorter file is sent again in full:
+one that is older than its source, or as old within the precision, is an
+earlier version of a file that has since changed (appending to it would
+splice two versions together).  Without ``exact_times`` every copy carries
+the time of its upload, complete or not, so nothing is resumed: a file
+that grew within a minute of its last upload to vsftpd (no MFMT, LIST
+times to the minute) was once appended to its old copy.
 
 Symbolic links
 --------------
@@ -194,12 +199,13 @@ def _compare(
 ) -> Transfer | None:
     """The transfer needed to bring ``target`` up to ``source``, if any."""
     if source.size is not None and target.size is not None and target.size < source.size:
-        newer_or_same = (
-            source.mtime is not None
+        interrupted = (
+            exact_times
+            and source.mtime is not None
             and target.mtime is not None
-            and target.mtime > source.mtime - precision
+            and target.mtime - source.mtime >= precision
         )
-        if newer_or_same and target.size > 0:
+        if interrupted and target.size > 0:
             return Transfer(
                 path=source.path,
                 size=source.size,

@@ -59,6 +59,7 @@ from ftpferry.client.loops import LoopGuard
 from .exclude import Exclusions
 from .listings import directory_entries
 from .pool import ClientPool
+from .remote import is_remote_dir
 
 __all__ = [
     "FileState",
@@ -233,6 +234,21 @@ async def _list_one(pool: ClientPool, path: str, *, links: bool) -> tuple[Listin
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+async def _root_is_dir(pool: ClientPool, root: str) -> bool:
+    """Whether a root that LIST answered for is a directory that exists.
+
+    vsftpd, like other servers that list with ``ls`` and its globbing,
+    answers LIST of a missing path with an empty listing and 226, not 550,
+    so the listing alone would have ``mirror --reverse`` skip creating the
+    root and then fail on every MKD below it.  LIST of a file lists that
+    file.  MLSD has neither problem (RFC 3659 answers both with 501/550).
+    """
+    if root in {"", ".", "/"}:
+        return True  # the login directory, or the root of the server
+    async with pool.client() as client:
+        return await is_remote_dir(client, root)
+
+
 async def _unique_of(pool: ClientPool, path: str) -> str | None:
     """The MLST ``unique`` fact of a remote directory, when the server gives one."""
     async with pool.client() as client:
@@ -332,6 +348,8 @@ async def scan_remote(
     try:
         first = await _list_one(pool, remote_path(root, ""), links=links)
     except PermanentError:
+        return Tree(exists=False)
+    if first[0].source == "LIST" and not await _root_is_dir(pool, root):
         return Tree(exists=False)
     scan = _RemoteScan(links=links, exclude=exclude)
     root_unique = await _unique_of(pool, root)
