@@ -1,9 +1,11 @@
-"""Client benchmark: the ftpferry command line against lftp and curl, one ftpferry server.
+"""Client benchmark: the ftpferry command line against lftp and curl, one server.
 
     .venv/bin/python bench/clients.py             # 1 GiB file, 2,000 small files, 5 runs
     .venv/bin/python bench/clients.py --quick     # 256 MiB, 500 small files, 3 runs
+    .venv/bin/python bench/clients.py --server vsftpd   # the same against vsftpd
 
-Starts ONE ``ftpferry serve`` on a loopback port and, against it, times
+Starts ONE server (``ftpferry serve`` unless ``--server`` names another of
+bench/servers.py) on a loopback port and, against it, times
 each client doing the same things: download and upload of one big file,
 and a mirror of a tree of small files in both directions.  The clients
 take turns (the order rotates every round), so a burst of load on a shared
@@ -44,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import CpuSampler, make_file
 from run import cpu_model, curl_version, log
-from servers import VENV_BIN, Ftpferry, ServerError
+from servers import ALL_SERVERS, VENV_BIN, Ftpferry, FtpServer, ServerError
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "clients-latest.md"
@@ -61,7 +63,19 @@ OPERATIONS = (
 )
 STREAM = "-stream"
 """ftpferry's mirror with ``--no-block-mode``: what it does against a server
-without MODE B (lftp never asks for it), compared with lftp's same mirror."""
+without MODE B (lftp never asks for it), compared with lftp's same mirror.
+Only run against ftpferry's server: the others refuse MODE B, so every
+mirror against them is in stream mode already."""
+SERVERS = {cls.name: cls for cls in ALL_SERVERS}
+
+
+def operations_for(server: str, wanted: tuple[str, ...] = OPERATIONS) -> tuple[str, ...]:
+    """The rows of ``wanted`` measured against ``server`` (see :data:`STREAM`)."""
+    return tuple(
+        operation
+        for operation in wanted
+        if server == Ftpferry.name or not operation.endswith(STREAM)
+    )
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,7 @@ def data_directory(filesystem: FileSystem, base: Path | None, keep: bool) -> Ite
         parent = base or default_workdir()
         parent.mkdir(parents=True, exist_ok=True)
         directory = Path(tempfile.mkdtemp(prefix="ftpclients-", dir=parent))
+        directory.chmod(0o755)  # mkdtemp's 0700 would keep a daemon's system user out
         try:
             yield directory
         finally:
@@ -217,7 +232,7 @@ def tree_size(root: Path) -> tuple[int, int]:
 class Job:
     """What one run needs: where things are, and how to check the result."""
 
-    server: Ftpferry
+    server: FtpServer
     work: Path
     big: Path
     small: Path
@@ -228,13 +243,14 @@ class Job:
 
 def lftp_script(job: Job, command: str) -> list[str]:
     server = job.server
-    return ["lftp", "-c", f"open -u {USER},{server.password} -p {server.port} 127.0.0.1; {command}"]
+    login = f"open -u {server.user},{server.password} -p {server.port} 127.0.0.1"
+    return ["lftp", "-c", f"{login}; {command}"]
 
 
 def command_for(client: str, operation: str, job: Job) -> tuple[list[str], Path, str] | None:
     """(argv, where the result lands, remote name) for one run; None when not offered."""
     server, work = job.server, job.work
-    url = f"ftp://{USER}:{server.password}@127.0.0.1:{server.port}/"
+    url = server.url
     ftpferry = [str(VENV_BIN / "ftpferry")]
     if operation == "download":
         dest = work / f"down-{client}.bin"
@@ -325,7 +341,7 @@ def run_once(client: str, operation: str, job: Job, cell: Cell, timeout: float) 
     remove(landed)
     os.sync()  # no dirty pages from the last run being written out during this one
     before = children_cpu()
-    sampler = CpuSampler(job.server.pid, tree=False)
+    sampler = CpuSampler(job.server.pid, tree=job.server.multi_process)
     started = time.perf_counter()
     try:
         with sampler:
@@ -398,6 +414,7 @@ class Section:
     """The whole matrix on one file system."""
 
     filesystem: FileSystem
+    operations: tuple[str, ...] = OPERATIONS
     where: str = ""
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
     small_bytes: int = 0
@@ -414,6 +431,21 @@ def report_header(
     now = dt.datetime.now(dt.UTC).astimezone()
     load1, load5, _ = os.getloadavg()
     big = f"{plan.big_size // MiB} MiB"
+    server = versions["server"]
+    if server == Ftpferry.name:
+        served = "one `ftpferry serve`"
+        block_mode = (
+            "- ftpferry's mirror asks for MODE B (block mode: one data connection per control "
+            "connection for all files) and ftpferry's server grants it; lftp does not use block "
+            "mode. The *stream mode* rows are ftpferry with `--no-block-mode`, as against a "
+            "server without MODE B, compared with the same lftp runs"
+        )
+    else:
+        served = f"one {server} {versions['server_version']}"
+        block_mode = (
+            f"- {server} refuses MODE B, so ftpferry's mirrors here are in stream mode (one "
+            "data connection per file and listing), as lftp's always are"
+        )
     return [
         "# ftpferry client benchmark results",
         "",
@@ -423,7 +455,7 @@ def report_header(
         f"- mode: {'quick' if quick else 'full'} ({time.monotonic() - started:.0f} s); "
         f"Python {platform.python_version()}; ftpferry {versions['ftpferry']}, "
         f"lftp {versions['lftp']}, curl {versions['curl']}",
-        "- one `ftpferry serve` on 127.0.0.1 per file system; passive mode (each client's "
+        f"- {served} on 127.0.0.1 per file system; passive mode (each client's "
         f"default); one warm-up round, then {plan.repeats} timed runs per cell, clients taking "
         "turns (the order rotates every round)",
         "- server root and client files on the same file system (one section per file "
@@ -435,10 +467,7 @@ def report_header(
         "- seconds: wall time of the whole client process, start-up included; median of the "
         "runs (best in brackets); MB/s = 10^6 bytes / median seconds",
         "- vs lftp: lftp's median time / this client's (above 1.00x is faster than lftp)",
-        "- ftpferry's mirror asks for MODE B (block mode: one data connection per control "
-        "connection for all files) and ftpferry's server grants it; lftp does not use block "
-        "mode. The *stream mode* rows are ftpferry with `--no-block-mode`, as against a "
-        "server without MODE B, compared with the same lftp runs",
+        block_mode,
         "- start-up alone (`--version`, median of 5, bytecode caches warm): "
         + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in startups.items()),
     ]
@@ -460,10 +489,11 @@ def report_section(section: Section, plan: Plan) -> list[str]:
         "| operation | ftpferry s | MB/s | vs lftp | lftp s | MB/s | curl s | MB/s | vs lftp |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for operation in OPERATIONS:
+    for operation in section.operations:
         nbytes = operation_bytes(operation, plan, small_bytes)
         label = LABELS[operation].format(big=big, n=f"{plan.small_files:,}")
-        lftp = cells[("lftp", operation.removesuffix(STREAM))].median
+        lftp_cell = cells.get(("lftp", operation.removesuffix(STREAM)))
+        lftp = lftp_cell.median if lftp_cell is not None else None
         row = [label]
         for client in CLIENTS:
             cell = cells[(client, operation)]
@@ -486,7 +516,7 @@ def report_section(section: Section, plan: Plan) -> list[str]:
         "| operation | ftpferry client | server | lftp client | server | curl client | server |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for operation in OPERATIONS:
+    for operation in section.operations:
         row = [operation]
         for client in CLIENTS:
             cell = cells[(client, operation)]
@@ -499,6 +529,11 @@ def report_section(section: Section, plan: Plan) -> list[str]:
         for error in cell.errors
     ]
     return lines + details + (["", "Errors:", "", *notes] if notes else [])
+
+
+def _installed_version() -> str:
+    """The ftpferry client's version (``ftpferry, version 0.1.0``)."""
+    return version_of([str(VENV_BIN / "ftpferry"), "--version"], lambda out: out.split()[-1])
 
 
 def version_of(argv: list[str], pick: Callable[[str], str]) -> str:
@@ -522,10 +557,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--repeats", type=int, default=None, help="timed runs per cell (default 5, quick 3)"
     )
     parser.add_argument(
+        "--server",
+        choices=sorted(SERVERS),
+        default=Ftpferry.name,
+        help="the server every client talks to (default ftpferry; the C daemons need root "
+        "and bench/install-servers.sh)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
-        default=DEFAULT_OUTPUT,
-        help=f"Markdown report (default {DEFAULT_OUTPUT.relative_to(BENCH_DIR.parent)})",
+        default=None,
+        help=f"Markdown report (default {DEFAULT_OUTPUT.relative_to(BENCH_DIR.parent)}, "
+        "or clients-SERVER-latest.md beside it for another server)",
     )
     parser.add_argument(
         "--workdir",
@@ -540,20 +583,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated, in order: pages (tmpfs, 4 KiB pages), huge (a private tmpfs "
         "with huge pages; root only); default: both",
     )
+    parser.add_argument(
+        "--operations",
+        default=",".join(OPERATIONS),
+        help=f"comma-separated rows to measure (default all: {', '.join(OPERATIONS)})",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
     args = parser.parse_args(argv)
     unknown = set(args.filesystems.split(",")) - set(FILESYSTEMS)
     if unknown:
         parser.error(f"unknown file system {', '.join(sorted(unknown))}")
+    args.operations = tuple(args.operations.split(","))
+    if not set(args.operations) <= set(OPERATIONS):
+        parser.error(f"unknown operation {', '.join(set(args.operations) - set(OPERATIONS))}")
+    if args.output is None:
+        name = "clients" if args.server == Ftpferry.name else f"clients-{args.server}"
+        args.output = DEFAULT_OUTPUT.with_name(f"{name}-latest.md")
     return args
 
 
-def measure_section(section: Section, plan: Plan, workdir: Path) -> str:
+def measure_section(
+    section: Section,
+    plan: Plan,
+    workdir: Path,
+    server_class: type[FtpServer],
+    operations: tuple[str, ...],
+) -> str:
     """Run the matrix with its data in ``workdir``; returns the server's version."""
     section.where = (
         str(workdir.parent) if section.filesystem.key == "pages" else "a private tmpfs mount"
     )
-    section.cells = {(client, operation): Cell() for client in CLIENTS for operation in OPERATIONS}
+    section.operations = operations_for(server_class.name, operations)
+    section.cells = {
+        (client, operation): Cell() for client in CLIENTS for operation in section.operations
+    }
     root = workdir / "root"
     root.mkdir()
     work = workdir / "client"
@@ -571,18 +634,18 @@ def measure_section(section: Section, plan: Plan, workdir: Path) -> str:
     password = "Fb-" + secrets.token_urlsafe(12)
     own = workdir / "server"
     own.mkdir()
-    server = Ftpferry(own, root, USER, password, 26000)
+    server = server_class(own, root, USER, password, 26000)
     server.start()
     try:
-        log(f"ftpferry serve {server.version} on port {server.port}, pid {server.pid}")
+        log(f"{server.name} {server.version} on port {server.port}, pid {server.pid}")
         job = Job(server, work, big, small, plan.small_files, section.small_bytes, plan.parallel)
         log("warm-up round (not counted)")
-        for operation in OPERATIONS:
+        for operation in section.operations:
             for client in CLIENTS:
                 run_once(client, operation, job, Cell(), plan.timeout)
         for round_index in range(plan.repeats):
             order = CLIENTS[round_index % 3 :] + CLIENTS[: round_index % 3]
-            for operation in OPERATIONS:
+            for operation in section.operations:
                 for client in order:
                     cell = section.cells[(client, operation)]
                     run_once(client, operation, job, cell, plan.timeout)
@@ -611,8 +674,11 @@ def main(argv: list[str] | None = None) -> int:
         "lftp": startup_seconds(["lftp", "--version"]),
         "curl": startup_seconds(["curl", "--version"]),
     }
+    server_class = SERVERS[args.server]
     versions = {
-        "ftpferry": "?",
+        "server": server_class.name,
+        "server_version": "?",
+        "ftpferry": _installed_version(),
         "lftp": version_of(["lftp", "--version"], lambda out: out.split()[3]),
         "curl": curl_version(),
     }
@@ -620,12 +686,14 @@ def main(argv: list[str] | None = None) -> int:
     for section in sections:
         try:
             with data_directory(section.filesystem, args.workdir, args.keep) as workdir:
-                versions["ftpferry"] = measure_section(section, plan, workdir)
+                versions["server_version"] = measure_section(
+                    section, plan, workdir, server_class, args.operations
+                )
         except NoFileSystem as exc:
             section.skipped = str(exc)
             log(f"{section.filesystem.key}: skipped, {exc}")
         except ServerError as exc:
-            print(f"ftpferry serve did not start: {exc}")
+            print(f"{server_class.name} did not start: {exc}")
             return 1
     body = [line for section in sections for line in report_section(section, plan)]
     text = "\n".join(report_header(plan, started, versions, startups, args.quick) + body) + "\n"
