@@ -180,6 +180,20 @@ def _handler_class(args: argparse.Namespace) -> type[FTPHandler]:
             base.ftp_MODE(self, line)
 
         namespace["ftp_MODE"] = ftp_MODE
+    if args.refuse_resume:
+        # ProFTPD without AllowStoreRestart: APPE, and STOR after REST, refused at
+        # once, the passive port opened for them closed again.
+        refusal = "451 Append/Restart not permitted, try again"
+
+        def ftp_STOR(self: Any, file: str, mode: str = "w") -> None:
+            if mode == "a" or self._restart_position:
+                self._restart_position = 0
+                self._shutdown_connecting_dtp()
+                self.respond(refusal)
+                return
+            base.ftp_STOR(self, file, mode)
+
+        namespace["ftp_STOR"] = ftp_STOR
     if args.inject_listing:
         with open(args.inject_listing, encoding="utf-8") as file:
             namespace["abstracted_fs"] = _injecting_filesystem(json.load(file))
@@ -212,6 +226,7 @@ def main() -> None:
     parser.add_argument("--inject-listing", default=None)
     parser.add_argument("--list-follows-links", action="store_true")
     parser.add_argument("--endless-listing", action="store_true")
+    parser.add_argument("--refuse-resume", action="store_true")
     args = parser.parse_args()
 
     authorizer = DummyAuthorizer()

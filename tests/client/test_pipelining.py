@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from ftpferry.client import DataConnectionError, FTPClient, FTPError
-from ftpferry.client.modes import pipelining_refused
+from ftpferry.client import DataConnectionError, FTPClient, FTPError, TemporaryError
+from ftpferry.client.modes import pipelining_refused, remembered_mode
 
-from .conftest import Remote, start_ftpferry
+from .conftest import Remote, start_ftpferry, start_pyftpdlib
 from .test_datachannel import occupied_ports
 
 pytestmark = pytest.mark.integration
@@ -111,6 +111,28 @@ def test_refused_epsv_ahead_leaves_the_connection_usable(tmp_path: Path) -> None
             out = io.BytesIO()
             ftp.download("a", out)
             assert out.getvalue() == b"first"
+    finally:
+        remote.stop()
+
+
+def test_a_command_refused_ahead_is_the_error_not_the_data_channel(tmp_path: Path) -> None:
+    """ProFTPD (without AllowStoreRestart) answers the APPE sent ahead with 451
+    and closes the passive port it opened for it, so connecting there fails.
+    That used to be taken for a data-channel failure: ``auto`` mode went on to
+    active mode, remembered it for the server, and met the same 451."""
+    remote = start_pyftpdlib(tmp_path, "--refuse-resume")
+    try:
+        remote.put("part.bin", b"0123")
+        with FTPClient.from_url(remote.url(), timeout=10) as ftp:  # auto mode
+            ftp.listdir()  # lockstep; commands go ahead from now on
+            with pytest.raises(TemporaryError) as refused:
+                ftp.upload(io.BytesIO(b"0123456789"), "part.bin", resume=True)
+            assert refused.value.code == 451
+            assert ftp.target is not None
+            assert remembered_mode(ftp.target.host, ftp.target.port) == "passive"
+            assert ftp.pwd() == "/"  # the reply was read: the connection goes on
+            ftp.upload(io.BytesIO(b"0123456789"), "part.bin")
+        assert (remote.root / "part.bin").read_bytes() == b"0123456789"
     finally:
         remote.stop()
 

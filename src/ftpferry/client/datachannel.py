@@ -98,6 +98,10 @@ __all__ = [
 log = logging.getLogger("ftpferry.client")
 
 NOT_IMPLEMENTED: Final = frozenset({500, 501, 502, 504, 522})
+SENT_AHEAD_GRACE: Final = 0.5
+"""Seconds to wait, after the connection to the passive port failed, for the
+server's refusal of the command sent ahead with EPSV (see
+:meth:`DataChannelOpener._refusal_sent_ahead`); longer than a round trip."""
 """Replies to EPSV/EPRT (and REST) that mean "not offered here", not "failed"."""
 
 
@@ -559,10 +563,13 @@ class DataChannelOpener:
         host = control.peer_host
         try:
             sock = await self._connect_passive("EPSV", host, port)
-        except DataConnectionError:
+        except DataConnectionError as exc:
+            self._pipeline_ready = False
+            refusal = await self._refusal_sent_ahead(command)
+            if refusal is not None:
+                raise refusal from exc
             # The server now waits for this connection to run the command;
             # its answer would come only after its own time-out.
-            self._pipeline_ready = False
             control.abandon("a command sent ahead waits for a data connection that failed")
             raise
         route = DataRoute(mode="passive", command="EPSV", host=host, port=port)
@@ -577,6 +584,27 @@ class DataChannelOpener:
             connection.close()
             raise
         return connection, reply
+
+    async def _refusal_sent_ahead(self, command: str) -> ReplyError | None:
+        """The refusal of ``command`` when that, not the network, failed the
+        connection to the passive port.
+
+        A server that refuses the command sent ahead (ProFTPD: ``451
+        Append/Restart not permitted`` for APPE) answers it at once and
+        closes the port it had just opened, so connecting there fails.
+        Taken for a data-channel failure, that sent ``auto`` mode into
+        active mode, with the command refused all over again.  The answer
+        is on its way by the time the connection attempt has failed (one
+        round trip); a server still silent after :data:`SENT_AHEAD_GRACE`
+        seconds is waiting for the data connection, which did fail.
+        """
+        try:
+            reply = await self._control.read_reply(timeout=SENT_AHEAD_GRACE)
+        except (FTPTimeout, ConnectionLost):
+            return None
+        if reply.category not in {4, 5} or reply.code == 425:
+            return None
+        return ReplyError.from_reply(reply, expected=(125, 150), command=command)
 
     def _refuse_pipelining(self) -> None:
         """The connection broke or went silent right after commands sent ahead:

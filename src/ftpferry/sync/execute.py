@@ -16,7 +16,11 @@ recorded and the queue goes on.  A file that fails because the connection
 was lost, timed out, or the data connection failed or was refused for now
 (4xx) is tried once more, on a fresh connection when the old one is gone,
 and resumes from what the first attempt left behind (REST for downloads,
-SIZE + APPE for uploads), so nothing arrives twice.
+SIZE + APPE for uploads), so nothing arrives twice.  A server that refuses
+to continue a partial copy (ProFTPD answers APPE and REST before STOR with
+``451 Append/Restart not permitted`` unless ``AllowStoreRestart`` is on)
+gets the whole file instead: without that, the copy could never be
+completed, by this run or any later one.
 
 A downloaded file gets the source's modification time with ``os.utime``;
 an uploaded one with MFMT when the server offers it.  A copy gets its
@@ -92,6 +96,14 @@ class MirrorTarget:
 def local_path(root: Path, relative: str) -> Path:
     """A tree path under a local root."""
     return root.joinpath(*relative.split("/")) if relative else root
+
+
+def _refused(exc: BaseException) -> bool:
+    """A refusal by the server (4xx/5xx, or a command it lacks), as against a lost
+    connection: what ProFTPD answers APPE and REST with by default (``451
+    Append/Restart not permitted``), and a retry of the same would get again."""
+    refusal = isinstance(exc, ReplyError | UnsupportedCommand)
+    return refusal and not isinstance(exc, ConnectionLost)
 
 
 def _describe(exc: BaseException) -> str:
@@ -228,7 +240,8 @@ class _Run:
         the connection broke and no new one could be had.
         """
         direction = self.target.direction
-        for attempt in (1, 2):
+        retried = whole = False
+        for attempt in (1, 2, 3):
             if not client.connected:
                 await self.pool.discard(client)
                 try:
@@ -236,25 +249,34 @@ class _Run:
                 except FTPError as exc:
                     log.warning("connection %d: %s; the others go on", slot + 1, exc)
                     return None, None
+            continues = not whole and (item.offset > 0 or attempt > 1)
             try:
-                return await self._move(client, slot, item, attempt), client
-            except RETRYABLE as exc:
-                if attempt == 2:
+                return await self._move(client, slot, item, attempt, whole=whole), client
+            except (FTPError, OSError) as exc:
+                if continues and _refused(exc):
+                    log.warning(
+                        "%s: continuing the partial copy was refused (%s); sending all of it",
+                        item.path,
+                        exc,
+                    )
+                    whole = True
+                elif isinstance(exc, RETRYABLE) and not retried:
+                    log.warning("%s: %s; trying again", item.path, exc)
+                    retried = True
+                else:
                     error = TransferOutcome(
                         item=item, direction=direction, error=_describe(exc), attempts=attempt
                     )
                     return error, client
-                log.warning("%s: %s; trying again", item.path, exc)
-            except (FTPError, OSError) as exc:
-                error = TransferOutcome(
-                    item=item, direction=direction, error=_describe(exc), attempts=attempt
-                )
-                return error, client
-        raise AssertionError("unreachable")  # pragma: no cover
+        return TransferOutcome(
+            item=item, direction=direction, error="gave up after 3 attempts", attempts=3
+        ), client
 
     async def _move(
-        self, client: AsyncFTPClient, slot: int, item: Transfer, attempt: int
+        self, client: AsyncFTPClient, slot: int, item: Transfer, attempt: int, *, whole: bool
     ) -> TransferOutcome:
+        """Copy one file: from where a partial copy ends on a resume or a second
+        attempt, from its start on the first attempt of a new file or ``whole``."""
         # A string, not a Path: a mirror of many small files feels every object per file.
         local = os.path.join(self.local_root, *item.path.split("/"))
         remote = remote_path(self.target.remote_root, item.path)
@@ -267,11 +289,11 @@ class _Run:
         mtime_set = False
         if self.target.direction == "download":
             # follow_symlinks=False: never write through a link (see .links).
-            if attempt == 1:
+            if attempt == 1 or whole:
                 result = await client.download(
                     remote,
                     local,
-                    offset=item.offset or None,
+                    offset=None if whole else item.offset or None,
                     progress=progress,
                     size=item.size,
                     follow_symlinks=False,
@@ -289,7 +311,7 @@ class _Run:
                 os.utime(local, (item.mtime, item.mtime))
                 mtime_set = True
         else:
-            resume = attempt > 1 or item.offset > 0
+            resume = not whole and (attempt > 1 or item.offset > 0)
             result = await client.upload(local, remote, resume=resume, progress=progress)
             if self.target.exact_times and item.mtime is not None:
                 try:
