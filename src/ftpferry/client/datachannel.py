@@ -98,11 +98,11 @@ __all__ = [
 log = logging.getLogger("ftpferry.client")
 
 NOT_IMPLEMENTED: Final = frozenset({500, 501, 502, 504, 522})
+"""Replies to EPSV/EPRT (and REST) that mean "not offered here", not "failed"."""
 SENT_AHEAD_GRACE: Final = 0.5
 """Seconds to wait, after the connection to the passive port failed, for the
 server's refusal of the command sent ahead with EPSV (see
 :meth:`DataChannelOpener._refusal_sent_ahead`); longer than a round trip."""
-"""Replies to EPSV/EPRT (and REST) that mean "not offered here", not "failed"."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
