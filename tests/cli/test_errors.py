@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.client.conftest import Remote
+from tests.client.conftest import Remote, start_pyftpdlib
 from tests.conftest import ftpferry_command
 
 from .conftest import Cli, CliResult
@@ -60,6 +60,25 @@ def test_ls_of_a_missing_directory_fails(cli: Cli, remote: Remote) -> None:
     mirror = cli("mirror", remote.url(path="no/such dir"), cli.cwd / "copy")
     assert mirror.returncode != 0 and "no remote directory" in mirror.stderr
     assert not (cli.cwd / "copy").exists()
+
+
+def test_a_refused_resume_says_to_try_without_c(cli: Cli, tmp_path: Path) -> None:
+    """ProFTPD refuses APPE unless AllowStoreRestart is on: ``put -c`` then fails
+    with the server's words and what to do, and the partial file is left as it was."""
+    remote = start_pyftpdlib(tmp_path, "--refuse-resume")
+    try:
+        remote.put("part.bin", b"0123")
+        local = cli.cwd / "part.bin"
+        local.write_bytes(b"0123456789")
+        result = cli("put", "-c", local, remote.url(path="part.bin"))
+        assert result.returncode == 1
+        line = one_line_error(result, "put")
+        assert "451 Append/Restart not permitted" in line and "without -c" in line
+        assert (remote.root / "part.bin").read_bytes() == b"0123"
+        cli.ok("put", local, remote.url(path="part.bin"))
+        assert (remote.root / "part.bin").read_bytes() == b"0123456789"
+    finally:
+        remote.stop()
 
 
 def test_missing_local_source(cli: Cli, ftpferry: Remote) -> None:

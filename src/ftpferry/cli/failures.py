@@ -125,6 +125,15 @@ def _tls_message(exc: TLSError) -> str:
     )
 
 
+def _resume_hint(exc: ReplyError) -> str:
+    """What to do when the server will not continue a transfer (``-c``): ProFTPD
+    refuses APPE, and STOR after REST, unless its AllowStoreRestart is on."""
+    resuming = exc.command.split(" ", 1)[0].upper() in {"APPE", "REST"}
+    if resuming and any(word in exc.text.lower() for word in ("restart", "append", "resum")):
+        return "; the server does not continue partial files: transfer it again without -c"
+    return ""
+
+
 def describe_failure(exc: BaseException, *, plain: bool = False) -> Failure | None:
     """The user-facing account of an expected failure; None for a bug.
 
@@ -154,7 +163,7 @@ def describe_failure(exc: BaseException, *, plain: bool = False) -> Failure | No
     if isinstance(exc, ReplyError):
         where = f" ({exc.command})" if exc.command else ""
         return Failure(
-            message=f"{exc.code} {_one_line(exc.text)}{where}",
+            message=f"{exc.code} {_one_line(exc.text)}{where}{_resume_hint(exc)}",
             exit_code=ExitCode.FAILED,
             kind="reply",
             code=exc.code,
