@@ -313,8 +313,13 @@ async def get_to_stdout(client: AsyncFTPClient, remote: str, *, view: ProgressVi
 async def upload_destination(client: AsyncFTPClient, source: Path, remote: str) -> str:
     """Where ``put`` writes: the URL path, or NAME inside it when it is a directory."""
     if not remote or remote.endswith("/") or await is_remote_dir(client, remote):
-        return posixpath.join(remote, source.name) if remote else source.name
+        return _inside(remote, source.name)
     return remote
+
+
+def _inside(directory: str, name: str) -> str:
+    """``name`` in a remote directory ("" for the login directory)."""
+    return posixpath.join(directory, name) if directory else name
 
 
 async def put_file(
@@ -364,7 +369,7 @@ async def put_files(
     view.begin(files=len(sources), total_bytes=sum(info.st_size for info in infos))
     results = []
     for source, info in zip(sources, infos, strict=True):
-        target = posixpath.join(remote, source.name) if remote else source.name
+        target = _inside(remote, source.name)
         results.append(await _upload(client, source, info, target, resume=resume, view=view))
     return tuple(results)
 

@@ -225,12 +225,13 @@ def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> 
         return _render_mirror_plan(url, local, report)
     plan = report.plan
     modes = report.modes
+    sent = sum(1 for outcome in report.transfers if outcome.ok)
     document: Document = {
         **_mirror_document(url, local, report),
         "parallel": parallel,
         "connections": report.connections,
         "files": [outcome_document(outcome) for outcome in report.transfers],
-        "transferred": sum(1 for outcome in report.transfers if outcome.ok),
+        "transferred": sent,
         "created": list(report.created),
         "deleted": [{"path": removal.path, "kind": removal.kind} for removal in report.removed],
         "links": [
@@ -256,7 +257,6 @@ def render_mirror(url: str, local: str, parallel: int, report: MirrorReport) -> 
             else (list(report.data_commands) or None)
         ),
     }
-    sent = sum(1 for outcome in report.transfers if outcome.ok)
     verb = "downloaded" if report.direction == "download" else "uploaded"
     parts = [
         f"{verb} {_plural(sent, 'file')} ({format_bytes(report.transferred_bytes)})",
