@@ -49,20 +49,20 @@ def test_missing_file(cli: Cli, remote: Remote) -> None:
     assert not (cli.cwd / "such file.txt").exists()  # nothing left behind
 
 
-def test_ls_of_a_missing_directory_fails(cli: Cli, remote: Remote) -> None:
+def test_ls_of_a_missing_directory_fails(cli: Cli, remote: Remote, mode: str) -> None:
     """vsftpd answers LIST of a missing path with an empty listing and 226; an
     empty directory and a missing one must still not look the same."""
     remote.mkdir("empty")
-    assert cli.ok("ls", remote.url(path="empty")).stdout == ""
-    result = cli("ls", remote.url(path="no/such dir"))
+    assert cli.ok("ls", "--mode", mode, remote.url(path="empty")).stdout == ""
+    result = cli("ls", "--mode", mode, remote.url(path="no/such dir"))
     assert result.returncode == 1
     assert "no/such dir" in one_line_error(result, "ls")
-    mirror = cli("mirror", remote.url(path="no/such dir"), cli.cwd / "copy")
+    mirror = cli("mirror", "--mode", mode, remote.url(path="no/such dir"), cli.cwd / "copy")
     assert mirror.returncode != 0 and "no remote directory" in mirror.stderr
     assert not (cli.cwd / "copy").exists()
 
 
-def test_a_refused_resume_says_to_try_without_c(cli: Cli, tmp_path: Path) -> None:
+def test_a_refused_resume_says_to_try_without_c(cli: Cli, mode: str, tmp_path: Path) -> None:
     """ProFTPD refuses APPE unless AllowStoreRestart is on: ``put -c`` then fails
     with the server's words and what to do, and the partial file is left as it was."""
     remote = start_pyftpdlib(tmp_path, "--refuse-resume")
@@ -70,12 +70,12 @@ def test_a_refused_resume_says_to_try_without_c(cli: Cli, tmp_path: Path) -> Non
         remote.put("part.bin", b"0123")
         local = cli.cwd / "part.bin"
         local.write_bytes(b"0123456789")
-        result = cli("put", "-c", local, remote.url(path="part.bin"))
+        result = cli("put", "-c", "--mode", mode, local, remote.url(path="part.bin"))
         assert result.returncode == 1
         line = one_line_error(result, "put")
         assert "451 Append/Restart not permitted" in line and "without -c" in line
         assert (remote.root / "part.bin").read_bytes() == b"0123"
-        cli.ok("put", local, remote.url(path="part.bin"))
+        cli.ok("put", "--mode", mode, local, remote.url(path="part.bin"))
         assert (remote.root / "part.bin").read_bytes() == b"0123456789"
     finally:
         remote.stop()

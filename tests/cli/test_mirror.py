@@ -211,7 +211,7 @@ def test_mirror_resumes_a_partial_upload(cli: Cli, ftpferry: Remote, tmp_path: P
     assert sha256(ftpferry.root / "site" / big) == sha256(local / big)
 
 
-def test_a_refused_resume_sends_the_whole_file(cli: Cli, tmp_path: Path) -> None:
+def test_a_refused_resume_sends_the_whole_file(cli: Cli, mode: str, tmp_path: Path) -> None:
     """ProFTPD refuses APPE (and STOR after REST) unless AllowStoreRestart is on:
     the partial copy is then replaced by the whole file, or it could never be
     completed by this run or any later one."""
@@ -223,7 +223,7 @@ def test_a_refused_resume_sends_the_whole_file(cli: Cli, tmp_path: Path) -> None
         whole = TREE[big]
         remote.put(f"site/{big}", whole[: len(whole) // 3])  # an interrupted upload
 
-        result = cli("mirror", "-R", "--json", local, remote.url(path="site"))
+        result = cli("mirror", "-R", "--json", "--mode", mode, local, remote.url(path="site"))
         assert result.returncode == 0, result.stderr
         by_path = {item["path"]: item for item in result.json()["files"]}
         assert by_path[big]["offset"] == 0 and by_path[big]["bytes"] == len(whole)
